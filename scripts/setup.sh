@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine for pathlens: Debian packages, a virtual environment in .venv,
+# torch==2.13.0 (the local CPU build) before the package, then the package with its dev extras.
+# Idempotent: every step checks whether it is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${PATHLENS_VENV:-.venv}
+APT_PACKAGES=(dataset-fashion-mnist)
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    say "installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtual environment $VENV"
+    python3 -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+
+if ! "$VENV/bin/python" -c 'import torch, sys; sys.exit(not torch.__version__.startswith("2.13.0"))' 2>/dev/null; then
+    say "installing torch==2.13.0 (CPU build)"
+    "${PIP[@]}" install torch==2.13.0
+fi
+
+stamp="$VENV/.pathlens-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    say "installing pathlens with its dev extras"
+    "${PIP[@]}" install -e '.[dev]'
+    touch "$stamp"
+fi
+say "ready ($VENV)"

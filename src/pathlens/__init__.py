@@ -1,0 +1,16 @@
+"""pathlens: visual explanations of PyTorch models.
+
+The public API is re-exported here; everything under a leading underscore is private.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from pathlens.errors import PathlensError, PathlensWarning
+from pathlens.model import Network, Site
+
+try:
+    __version__ = version("pathlens")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["Network", "PathlensError", "PathlensWarning", "Site", "__version__"]

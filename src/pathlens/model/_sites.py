@@ -1,0 +1,124 @@
+"""Choosing gating sites on an OpGraph and the DAG between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pathlens.model._graph import OpGraph, OpNode
+
+
+@dataclass(frozen=True)
+class Site:
+    """A module whose output channels (dim 1) can be kept or removed.
+
+    name: qualified name in ``model.named_modules()``; channels: size of dim 1 of its output;
+    kind: why it was chosen (``conv`` activation after a convolution, ``linear`` hidden linear
+    layer, ``block`` residual-block output, ``concat`` concatenating block, ``module`` chosen by
+    hand); segment: the enclosing modules, outermost first (``("stem",)`` or ``("head",)`` for
+    sites at the top level); shape: output shape of one example, without the batch dimension.
+    """
+
+    name: str
+    channels: int
+    kind: str
+    segment: tuple[str, ...]
+    shape: tuple[int, ...]
+    index: int
+
+
+def _walk_back_to_producer(graph: OpGraph, node: OpNode) -> tuple[OpNode, list[OpNode]]:
+    """Follow single-input channel-preserving ops back to the op that made the values.
+
+    Returns the producer and the modules passed on the way (nearest first).
+    """
+    passed: list[OpNode] = []
+    current = node
+    while current.inputs:
+        previous = graph.nodes[current.inputs[0]]
+        if previous.category == "pass" or (previous.category == "act" and previous is not node):
+            if previous.op == "module":
+                passed.append(previous)
+            current = previous
+            continue
+        return previous, passed
+    return current, passed
+
+
+def auto_sites(graph: OpGraph, call_counts: dict[str, int]) -> dict[str, str]:
+    """Site name -> kind, chosen from the graph. Modules called more than once are avoided."""
+    once = {name for name, count in call_counts.items() if count == 1}
+    output_nodes = set(graph.outputs)
+    chosen: dict[str, str] = {}
+
+    def take(name: str, kind: str) -> None:
+        node_index = graph.module_outputs.get(name)
+        if name in once and node_index not in output_nodes and name not in chosen:
+            chosen[name] = kind
+
+    consumed_by_act: set[int] = set()
+    for node in graph.nodes:
+        if node.category != "act":
+            continue
+        producer, passed = _walk_back_to_producer(graph, node)
+        consumed_by_act.add(producer.index)
+        if producer.category not in ("conv", "linear"):
+            if producer.category in ("add", "cat") and not producer.scope and node.op == "module":
+                take(node.name, "block" if producer.category == "add" else "concat")
+            continue
+        # The site is the activation module; when the activation is a function, or a module
+        # shared by several calls, the nearest module before it (norm or conv) stands in: with
+        # zero ablation act(0) = 0 for every activation pathlens gates after.
+        candidates = ([node] if node.op == "module" else []) + passed + [producer]
+        for candidate in candidates:
+            if candidate.name in once:
+                take(candidate.name, producer.category)
+                break
+
+    for node in graph.nodes:
+        if node.category == "linear" and node.index not in consumed_by_act:
+            take(node.name, "linear")
+        if node.category in ("add", "cat") and node.scope and len(node.inputs) >= 2:
+            take(node.scope[-1], "block" if node.category == "add" else "concat")
+    return chosen
+
+
+def site_edges(graph: OpGraph, site_names: list[str]) -> list[tuple[str, str]]:
+    """(a, b) for every pair of sites where a's output reaches b with no other site between.
+
+    Works through residual additions and concatenations, since it follows every input.
+    """
+    at_node: dict[int, list[str]] = {}
+    for name in site_names:  # in forward order: an inner module before the block it ends
+        at_node.setdefault(graph.module_outputs[name], []).append(name)
+    edges: list[tuple[str, str]] = []
+    for name in site_names:
+        start = graph.module_outputs[name]
+        same = at_node[start]
+        position = same.index(name)
+        if position > 0:  # another site produces the same tensor just before this one
+            edges.append((same[position - 1], name))
+            continue
+        seen: set[int] = set()
+        stack = list(graph.nodes[start].inputs)
+        found: list[str] = []
+        while stack:
+            index = stack.pop()
+            if index in seen:
+                continue
+            seen.add(index)
+            if index in at_node:
+                found.append(at_node[index][-1])
+                continue
+            stack.extend(graph.nodes[index].inputs)
+        order = {n: i for i, n in enumerate(site_names)}
+        edges.extend((src, name) for src in sorted(set(found), key=order.__getitem__))
+    return edges
+
+
+def segment_of(name: str, first_nested_index: int | None, index: int) -> tuple[str, ...]:
+    """Enclosing modules of a site, outermost first; top-level sites are 'stem' or 'head'."""
+    parts = name.split(".")
+    segment = tuple(".".join(parts[: i + 1]) for i in range(len(parts) - 1))
+    if segment:
+        return segment
+    return ("stem",) if first_nested_index is None or index < first_nested_index else ("head",)

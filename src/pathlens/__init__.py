@@ -6,11 +6,19 @@ The public API is re-exported here; everything under a leading underscore is pri
 from importlib.metadata import PackageNotFoundError, version
 
 from pathlens.errors import PathlensError, PathlensWarning
-from pathlens.model import Network, Site
+from pathlens.model import LoadedModel, Network, Site, load_model
 
 try:
     __version__ = version("pathlens")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Network", "PathlensError", "PathlensWarning", "Site", "__version__"]
+__all__ = [
+    "LoadedModel",
+    "Network",
+    "PathlensError",
+    "PathlensWarning",
+    "Site",
+    "__version__",
+    "load_model",
+]

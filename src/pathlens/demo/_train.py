@@ -96,7 +96,9 @@ def train(model: nn.Module, name: str, *, progress: bool = True) -> dict:
                 optimizer.step()
                 schedule.step()
                 if step % 20 == 0:
-                    bar.update(task, status=f"epoch {epoch + 1}/{r['epochs']} loss {loss.item():.3f}")
+                    bar.update(
+                        task, status=f"epoch {epoch + 1}/{r['epochs']} loss {loss.item():.3f}"
+                    )
                 bar.advance(task)
         model.eval()
         accuracy = evaluate(model, test_set.images, test_set.labels)

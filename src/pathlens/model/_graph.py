@@ -191,7 +191,11 @@ class _Recorder(TorchFunctionMode):
 
     def _inputs(self, values) -> list[int]:
         flat, _ = tree_flatten(values)
-        return [self.producer[id(t)] for t in flat if isinstance(t, torch.Tensor) and id(t) in self.producer]
+        return [
+            self.producer[id(t)]
+            for t in flat
+            if isinstance(t, torch.Tensor) and id(t) in self.producer
+        ]
 
     def _produce(self, node: OpNode, values) -> None:
         flat, _ = tree_flatten(values)
@@ -219,9 +223,7 @@ class _Recorder(TorchFunctionMode):
 
     def _post(self, module, args, output):
         name = self.names[module]
-        self.output_shapes[name] = (
-            tuple(output.shape) if isinstance(output, torch.Tensor) else None
-        )
+        self.output_shapes[name] = tuple(output.shape) if isinstance(output, torch.Tensor) else None
         if self.leaf_depth > 0:
             self.leaf_depth -= 1
             if self.leaf_depth == 0:
@@ -245,7 +247,9 @@ class _Recorder(TorchFunctionMode):
             name = _function_name(func)
             if name not in ("get", "set", "size", "dim", "shape"):
                 inputs = self._inputs((args, kwargs))
-                self._produce(OpNode(len(self.nodes), "function", name, tuple(self.scope), inputs), out)
+                self._produce(
+                    OpNode(len(self.nodes), "function", name, tuple(self.scope), inputs), out
+                )
         return out
 
     def close(self) -> None:
@@ -267,7 +271,9 @@ def record_graph(model: nn.Module, example_input) -> Recording:
     try:
         recorder.add_input(example_input)
         with recorder:
-            output = model(*example_input) if isinstance(example_input, tuple) else model(example_input)
+            output = (
+                model(*example_input) if isinstance(example_input, tuple) else model(example_input)
+            )
     finally:
         recorder.close()
     outputs = recorder._inputs(output)

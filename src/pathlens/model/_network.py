@@ -10,7 +10,7 @@ from torch import nn
 
 from pathlens.errors import PathlensError, PathlensWarning
 from pathlens.model._graph import OpGraph, graph_from_fx, record_graph
-from pathlens.model._sites import Site, auto_sites, segment_of, site_edges
+from pathlens.model._sites import Site, auto_sites, name_top_level, segment_of, site_edges
 
 Channels = Sequence[int] | torch.Tensor
 
@@ -72,7 +72,9 @@ class Network:
         modules = dict(model.named_modules())
         if isinstance(sites, str):
             if sites != "auto":
-                raise PathlensError(f"sites must be 'auto' or a list of module names, not {sites!r}.")
+                raise PathlensError(
+                    f"sites must be 'auto' or a list of module names, not {sites!r}."
+                )
             kinds = auto_sites(graph, self._call_counts)
             kinds = {n: k for n, k in kinds.items() if self._channel_shape(n) is not None}
         else:
@@ -84,13 +86,16 @@ class Network:
                 "with sites=[...] (module names from model.named_modules())."
             )
         order = sorted(kinds, key=lambda n: graph.module_outputs[n])
-        first_nested = next((i for i, n in enumerate(order) if "." in n), None)
+        segments = name_top_level(
+            [segment_of(n, next(iter(modules[n].children()), None) is not None) for n in order],
+            type(model).__name__,
+        )
         self.sites: list[Site] = [
             Site(
                 name=n,
                 channels=self._channel_shape(n)[0],
                 kind=kinds[n],
-                segment=segment_of(n, first_nested, i),
+                segment=segments[i],
                 shape=self._channel_shape(n),
                 index=i,
             )
@@ -199,8 +204,9 @@ class Network:
                 site = self.site(name)
                 if gate.shape[-1] != site.channels or gate.dim() not in (1, 2):
                     raise PathlensError(
-                        f"The gate for site {name!r} has shape {tuple(gate.shape)}; the site has "
-                        f"{site.channels} channels, so use [{site.channels}] or [N, {site.channels}]."
+                        f"The gate for site {name!r} has shape {tuple(gate.shape)}; the site "
+                        f"has {site.channels} channels: use [{site.channels}] or "
+                        f"[N, {site.channels}]."
                     )
                 ref = None
                 if ablation == "mean":

@@ -44,10 +44,27 @@ def _walk_back_to_producer(graph: OpGraph, node: OpNode) -> tuple[OpNode, list[O
     return current, passed
 
 
+_SHAPE = {"view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose"}
+
+
+def _output_nodes(graph: OpGraph) -> set[int]:
+    """The nodes whose values are the model's output, up to reshaping."""
+    result: set[int] = set()
+    stack = list(graph.outputs)
+    while stack:
+        node = graph.nodes[stack.pop()]
+        if node.index in result:
+            continue
+        result.add(node.index)
+        if node.inputs and (node.category == "pass" or node.name in _SHAPE):
+            stack.append(node.inputs[0])
+    return result
+
+
 def auto_sites(graph: OpGraph, call_counts: dict[str, int]) -> dict[str, str]:
     """Site name -> kind, chosen from the graph. Modules called more than once are avoided."""
     once = {name for name, count in call_counts.items() if count == 1}
-    output_nodes = set(graph.outputs)
+    output_nodes = _output_nodes(graph)
     chosen: dict[str, str] = {}
 
     def take(name: str, kind: str) -> None:
@@ -115,10 +132,20 @@ def site_edges(graph: OpGraph, site_names: list[str]) -> list[tuple[str, str]]:
     return edges
 
 
-def segment_of(name: str, first_nested_index: int | None, index: int) -> tuple[str, ...]:
-    """Enclosing modules of a site, outermost first; top-level sites are 'stem' or 'head'."""
+def segment_of(name: str, is_container: bool) -> tuple[str, ...]:
+    """Enclosing modules of a site, outermost first, the site itself when it is a block.
+
+    A block's output belongs to the block, so collapsing the block hides the sites inside it
+    and its output together. Top-level layers get an empty segment (see `name_top_level`).
+    """
     parts = name.split(".")
-    segment = tuple(".".join(parts[: i + 1]) for i in range(len(parts) - 1))
-    if segment:
-        return segment
-    return ("stem",) if first_nested_index is None or index < first_nested_index else ("head",)
+    depth = len(parts) if is_container else len(parts) - 1
+    return tuple(".".join(parts[: i + 1]) for i in range(depth))
+
+
+def name_top_level(segments: list[tuple[str, ...]], model_name: str) -> list[tuple[str, ...]]:
+    """Give top-level layers a segment: 'stem' before the first block, 'head' after it."""
+    first = next((i for i, s in enumerate(segments) if s), None)
+    if first is None:
+        return [(model_name,)] * len(segments)
+    return [s or (("stem",) if i < first else ("head",)) for i, s in enumerate(segments)]

@@ -1,0 +1,3 @@
+from pathlens.cli import main
+
+main()

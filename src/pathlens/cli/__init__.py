@@ -1,0 +1,5 @@
+"""The ``pathlens`` command line. Every command calls the library; none computes by itself."""
+
+from pathlens.cli._app import app, main
+
+__all__ = ["app", "main"]

@@ -35,9 +35,9 @@ def test_sites_table_for_the_demo_resnet(demo_resnet):
     result = run("sites", "--model", "demo:resnet")
     assert result.exit_code == 0
     assert "demo:resnet: 13 sites" in result.stdout
-    assert "layer2.0.relu1" in result.stdout and "block" in result.stdout
+    assert "layer2.0.relu1" in result.stdout and "branch" in result.stdout
     assert "graph from fx" in result.stdout
-    assert "layer1.1 -> layer2.0" in result.stdout
+    assert "layer1.1.bn2 -> layer2.0.relu1" in result.stdout
 
 
 def test_sites_of_a_user_model_with_weights(tmp_path, monkeypatch):

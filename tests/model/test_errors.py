@@ -43,13 +43,13 @@ def test_unknown_site_and_bad_channels(net):
     with pytest.raises(PathlensError, match=r"no site named 'stage.0.relu'.*Did you mean"):
         with net.mask({"stage.0.relu": [0]}):
             pass
-    with pytest.raises(PathlensError, match=r"must be in 0..3"), net.mask({"stage.0": [4]}):
+    with pytest.raises(PathlensError, match=r"must be in 0..3"), net.mask({"stage.0.conv2": [4]}):
         pass
     with pytest.raises(PathlensError, match="needs a reference"):
-        with net.mask({"stage.0": [0]}, ablation="mean"):
+        with net.mask({"stage.0.conv2": [0]}, ablation="mean"):
             pass
     with pytest.raises(PathlensError, match="Unknown ablation"):
-        with net.mask({"stage.0": [0]}, ablation="blur"):
+        with net.mask({"stage.0.conv2": [0]}, ablation="blur"):
             pass
 
 

@@ -32,7 +32,11 @@ def images(test_set):
 def test_masking_equals_zeroing_by_hand(resnet_net, images):
     model = resnet_net.model
     modules = dict(model.named_modules())
-    removed = {"layer1.0": [1, 5, 7], "layer2.0.relu1": [0, 3], "layer3.1": list(range(10, 40))}
+    removed = {
+        "layer1.0.bn2": [1, 5, 7],
+        "layer2.0.relu1": [0, 3],
+        "layer3.1.bn2": list(range(10, 40)),
+    }
     keep = {
         site: [c for c in range(resnet_net.site(site).channels) if c not in gone]
         for site, gone in removed.items()
@@ -60,7 +64,7 @@ def test_keeping_every_channel_changes_nothing(resnet_net, images):
 
 def test_mean_ablation_sets_removed_channels_to_reference(resnet_net, images):
     reference = resnet_net.channel_means(images)
-    site = "layer2.1"
+    site = "layer2.1.bn2"
     gone = [2, 4, 6]
     keep = [c for c in range(32) if c not in gone]
     module = dict(resnet_net.model.named_modules())[site]
@@ -78,17 +82,17 @@ def test_mean_ablation_sets_removed_channels_to_reference(resnet_net, images):
 
 def test_gates_receive_gradients_and_per_image_gates(resnet_net, images):
     gate = torch.full((32,), 0.5, requires_grad=True)
-    with resnet_net.gate({"layer2.0": gate}):
+    with resnet_net.gate({"layer2.0.bn2": gate}):
         loss = resnet_net.model(images[:8]).logsumexp(1).sum()
     loss.backward()
     assert gate.grad is not None and gate.grad.abs().sum() > 0
     # a per-image gate [N, C]: image 0 fully kept, image 1 fully removed
     per_image = torch.stack([torch.ones(32), torch.zeros(32)])
-    with resnet_net.gate({"layer2.0": per_image}), torch.no_grad():
+    with resnet_net.gate({"layer2.0.bn2": per_image}), torch.no_grad():
         out = resnet_net.model(images[:2])
     with torch.no_grad():
         assert torch.allclose(out[0], resnet_net.model(images[:1])[0], atol=1e-5)
-    with resnet_net.mask({"layer2.0": []}), torch.no_grad():
+    with resnet_net.mask({"layer2.0.bn2": []}), torch.no_grad():
         assert torch.allclose(out[1], resnet_net.model(images[1:2])[0], atol=1e-5)
 
 

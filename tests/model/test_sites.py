@@ -38,35 +38,43 @@ def test_functional_relu_uses_the_module_before_it():
     assert net.edges == [("conv1", "bn2")]
 
 
-def test_resnet_blocks_and_residual_edges():
+def test_resnet_residual_branches_and_edges():
     net = Network(zoo.build(zoo.TinyResNet), image())
+    # The residual branch (conv2, before the addition) is the site, not the post-addition sum:
+    # zeroing the sum would cut the residual stream.
     assert sites_of(net) == [
         ("stem.1", "conv", 4),
         ("stage.0.relu1", "conv", 4),
-        ("stage.0", "block", 4),
+        ("stage.0.conv2", "branch", 4),
         ("stage.1.relu1", "conv", 4),
-        ("stage.1", "block", 4),
+        ("stage.1.conv2", "branch", 4),
     ]
-    # Each block output is fed by its inner site and, through the skip connection, by the
-    # previous block's output.
     assert set(net.edges) == {
         ("stem.1", "stage.0.relu1"),
-        ("stem.1", "stage.0"),
-        ("stage.0.relu1", "stage.0"),
-        ("stage.0", "stage.1.relu1"),
-        ("stage.0", "stage.1"),
-        ("stage.1.relu1", "stage.1"),
+        ("stage.0.relu1", "stage.0.conv2"),
+        ("stage.0.conv2", "stage.1.relu1"),
+        ("stem.1", "stage.1.relu1"),  # through stage.0's skip connection
+        ("stage.1.relu1", "stage.1.conv2"),
     }
-    assert net.site("stage.0").segment == ("stage", "stage.0")
+    assert net.site("stage.0.conv2").segment == ("stage", "stage.0")
     assert net.site("stage.0.relu1").segment == ("stage", "stage.0")
 
 
 def test_demo_resnet_sites(demo_resnet):
     net = Network(demo_resnet, torch.zeros(1, 1, 28, 28))
     kinds = [s.kind for s in net.sites]
-    assert kinds == ["conv"] + ["conv", "block"] * 6
-    assert [s.channels for s in net.sites if s.kind == "block"] == [16, 16, 32, 32, 64, 64]
-    assert ("layer1.1", "layer2.0") in net.edges  # residual stream between stages
+    assert kinds == ["conv"] + ["conv", "branch"] * 6
+    assert [s.channels for s in net.sites if s.kind == "branch"] == [16, 16, 32, 32, 64, 64]
+    assert net.site("layer2.0.bn2").shape == (32, 7, 7)
+    # the residual stream carries every earlier branch to later blocks
+    assert ("layer1.1.bn2", "layer2.0.relu1") in net.edges
+    assert ("stem.2", "layer3.1.relu1") in net.edges
+
+
+def test_post_addition_block_outputs_by_hand(demo_resnet):
+    names = [f"layer{i}.{j}" for i in (1, 2, 3) for j in (0, 1)]
+    net = Network(demo_resnet, torch.zeros(1, 1, 28, 28), sites=names)
+    assert net.edges == list(zip(names, names[1:], strict=False))
 
 
 def test_concatenation_edges():
@@ -97,9 +105,9 @@ def test_depthwise_and_grouped_convolutions():
         ("grouped.1", "conv", 8),
         ("block.expand.2", "conv", 16),
         ("block.depthwise.2", "conv", 16),
-        ("block", "block", 8),
+        ("block.project.1", "branch", 8),  # the inverted residual's projection
     ]
-    assert ("grouped.1", "block") in net.edges  # the inverted residual's skip
+    assert ("grouped.1", "block.expand.2") in net.edges
 
 
 def test_untraceable_model_falls_back_to_recorded_execution():

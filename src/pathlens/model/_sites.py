@@ -13,8 +13,9 @@ class Site:
 
     name: qualified name in ``model.named_modules()``; channels: size of dim 1 of its output;
     kind: why it was chosen (``conv`` activation after a convolution, ``linear`` hidden linear
-    layer, ``block`` residual-block output, ``concat`` concatenating block, ``module`` chosen by
-    hand); segment: the enclosing modules, outermost first (``("stem",)`` or ``("head",)`` for
+    layer, ``branch`` the last module of a residual branch, before the addition, ``block`` a
+    residual block's output when its branch is unclear, ``concat`` concatenating block,
+    ``module`` chosen by hand); segment: the enclosing modules, outermost first (``("stem",)`` or ``("head",)`` for
     sites at the top level); shape: output shape of one example, without the batch dimension.
     """
 
@@ -94,9 +95,42 @@ def auto_sites(graph: OpGraph, call_counts: dict[str, int]) -> dict[str, str]:
     for node in graph.nodes:
         if node.category == "linear" and node.index not in consumed_by_act:
             take(node.name, "linear")
-        if node.category in ("add", "cat") and node.scope and len(node.inputs) >= 2:
-            take(node.scope[-1], "block" if node.category == "add" else "concat")
+        if node.category == "cat" and node.scope and len(node.inputs) >= 2:
+            take(node.scope[-1], "concat")
+        if node.category == "add" and node.scope and len(node.inputs) >= 2:
+            branch = _residual_branch(graph, node)
+            if branch is not None and branch.name in once:
+                take(branch.name, "branch")
+            else:
+                take(node.scope[-1], "block")
     return chosen
+
+
+def _residual_branch(graph: OpGraph, add: OpNode) -> OpNode | None:
+    """The module ending the residual branch of an addition, or None if there is no clear one.
+
+    The branch is the input with more convolutions behind it inside the block; the skip
+    connection has none (identity) or one (a projection). Gating the branch rather than the
+    sum keeps the residual stream intact: zeroing the sum cuts it, and the network then
+    predicts one class for every input.
+    """
+    block = add.scope[-1]
+    counts = []
+    for start in add.inputs:
+        seen, stack, convs = set(), [start], 0
+        while stack:
+            node = graph.nodes[stack.pop()]
+            if node.index in seen or block not in node.scope:
+                continue
+            seen.add(node.index)
+            convs += node.category in ("conv", "linear")
+            stack.extend(node.inputs)
+        counts.append(convs)
+    best = max(range(len(counts)), key=counts.__getitem__)
+    if sorted(counts)[-1] == sorted(counts)[-2]:
+        return None
+    node = graph.nodes[add.inputs[best]]
+    return node if node.op == "module" else None
 
 
 def site_edges(graph: OpGraph, site_names: list[str]) -> list[tuple[str, str]]:

@@ -1,0 +1,10 @@
+"""Datapaths: the fewest channels per site that keep a set of predictions, with fidelity.
+
+>>> from pathlens.datapath import extract_datapath
+>>> dp = extract_datapath(net, images, control=other_images)
+"""
+
+from pathlens.datapath._datapath import SCHEMA_VERSION, Datapath, Fidelity
+from pathlens.datapath._extract import METHODS, extract_datapath
+
+__all__ = ["METHODS", "SCHEMA_VERSION", "Datapath", "Fidelity", "extract_datapath"]

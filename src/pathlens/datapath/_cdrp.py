@@ -1,0 +1,47 @@
+"""CDRP-style per-image gates (Wang et al., "Interpret Neural Networks by Identifying Critical
+Data Routing Paths", CVPR 2018), as a baseline.
+
+Each image gets its own non-negative control gate per channel, initialised at 1 and learned
+alone (SGD with momentum on distillation loss + gamma * L1), one image at a time as in the
+paper. A set's datapath is the union over its images: a channel's score is its largest gate.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from pathlens.datapath._gates import frozen
+from pathlens.datapath._problem import Problem
+
+
+def cdrp_scores(
+    problem: Problem, *, steps: int = 60, lr: float = 0.1, gamma: float = 0.05, **_
+) -> dict[str, torch.Tensor]:
+    net = problem.net
+    best = {s.name: torch.zeros(s.channels) for s in problem.sites}
+    with frozen(net.model):
+        for i in range(len(problem.images)):
+            x = problem.images[i : i + 1]
+            with torch.no_grad():
+                reference_logp = F.log_softmax(net.model(x), 1)
+            gates = {s.name: torch.ones(s.channels, requires_grad=True) for s in problem.sites}
+            optimizer = torch.optim.SGD(gates.values(), lr=lr, momentum=0.9)
+            for _ in range(steps):
+                with net.gate(gates, ablation=problem.ablation, reference=problem.reference):
+                    logp = F.log_softmax(net.model(x), 1)
+                loss = F.nll_loss(logp, problem.targets[i : i + 1]) + gamma * sum(
+                    g.abs().sum() for g in gates.values()
+                ) / problem.total_channels * len(gates)
+                if problem.targets[i] == reference_logp.argmax(1)[0]:
+                    loss = loss + F.kl_div(logp, reference_logp, log_target=True, reduction="sum")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    for g in gates.values():
+                        g.clamp_(min=0.0)
+            problem.images_pushed += steps + 1
+            for name, g in gates.items():
+                best[name] = torch.maximum(best[name], g.detach())
+    return best

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+
+import torch
+
+from pathlens.datapath._cdrp import cdrp_scores
+from pathlens.datapath._datapath import Datapath
+from pathlens.datapath._gates import optimise_gates
+from pathlens.datapath._problem import Problem
+from pathlens.datapath._scorers import RANKERS
+from pathlens.datapath._search import search_global, search_per_site
+from pathlens.errors import PathlensError, PathlensWarning
+from pathlens.model import Network
+
+METHODS = ("gates", "activation", "gradxact", "conductance", "random", "cdrp")
+# Methods whose scores share one scale across sites are cut by one global threshold; the
+# rankers' scores are not comparable across sites, so they keep the same fraction per site.
+_GLOBAL = {"gates": optimise_gates, "cdrp": cdrp_scores}
+
+
+def extract_datapath(
+    net: Network,
+    inputs: torch.Tensor,
+    *,
+    method: str = "gates",
+    target: int | Sequence[int] | torch.Tensor | None = None,
+    control: torch.Tensor | None = None,
+    ablation: str = "zero",
+    reference: dict[str, torch.Tensor] | None = None,
+    agreement: float = 1.0,
+    specificity: float = 0.9,
+    seed: int = 0,
+    callback: Callable[[dict], None] | None = None,
+    **settings,
+) -> Datapath:
+    """The fewest channels per site that, kept alone, keep every image's prediction.
+
+    Args:
+        net: the model as a `Network`.
+        inputs: the image set [N, ...] (one image is a set of one).
+        method: "gates" (default), "activation", "gradxact", "conductance", "random", "cdrp".
+        target: None keeps each image's own top-1; a class index (or one per image) keeps that.
+        control: images of other classes [M, ...] for specificity; without them specificity
+            is unknown (a warning says so).
+        ablation: removed channels are set to 0 ("zero") or to their mean ("mean") over
+            `reference` (site -> [C]); when not given, over the control images and the set.
+        agreement: required sufficiency (share of the set keeping its target), default 1.0.
+        specificity: required specificity on the control images, default 0.9.
+        callback: called with progress events (dicts with "stage", and per gate step "step",
+            "gates", "kept_fraction", "sufficiency", ...).
+        settings: method options (gates: sparsity, contrast, margin, lr, max_steps; cdrp:
+            steps, lr, gamma; conductance: n_steps).
+
+    Every fidelity number is measured with hard 0/1 masks on the real network. When no mask
+    reaches the targets, the best one found is returned with a `PathlensWarning`.
+
+    >>> dp = extract_datapath(net, sneakers, control=others)
+    >>> dp.kept_fraction, dp.fidelity.sufficiency
+    (0.21..., 1.0)
+    """
+    started = time.perf_counter()
+    if method not in METHODS:
+        raise PathlensError(f"Unknown method {method!r}. Methods: {', '.join(METHODS)}.")
+    inputs = net.check_inputs(inputs, "images")
+    if control is not None:
+        control = net.check_inputs(control, "control images")
+    if not 0.0 < agreement <= 1.0 or not 0.0 <= specificity <= 1.0:
+        raise PathlensError(
+            f"agreement must be in (0, 1] and specificity in [0, 1]; got {agreement}, "
+            f"{specificity}."
+        )
+    emit = callback or (lambda event: None)
+    torch.manual_seed(seed)
+    logits, top1 = net.predict(inputs)
+    targets = _targets(target, top1, logits.shape[1])
+    if ablation == "mean" and reference is None:
+        pool = inputs if control is None else torch.cat([inputs, control])
+        reference = net.channel_means(pool)
+    problem = Problem(
+        net, inputs, targets, control, ablation, reference if ablation == "mean" else None,
+        agreement, specificity,
+    )  # fmt: skip
+    problem.images_pushed += len(inputs)
+    if control is None:
+        warnings.warn(
+            "No control images were given, so specificity is unknown: the datapath may turn "
+            "images of every class into the set's class. Pass control= images of other classes.",
+            PathlensWarning,
+            stacklevel=2,
+        )
+    elif problem.n_control == 0:
+        warnings.warn(
+            "The model predicts every control image as one of the set's classes, so none can "
+            "measure specificity. Give control images of other classes.",
+            PathlensWarning,
+            stacklevel=2,
+        )
+
+    emit({"stage": "scoring", "method": method})
+    if method in _GLOBAL:
+
+        def on_step(step, gates, facts):
+            emit({"stage": "optimising", "step": step, "gates": gates, **facts})
+
+        scores = _GLOBAL[method](problem, on_step=on_step, seed=seed, **settings)
+        emit({"stage": "searching"})
+        gates, ok = search_global(problem, scores)
+    else:
+        scores = RANKERS[method](problem, seed=seed, **settings)
+        emit({"stage": "searching"})
+        gates, ok = search_per_site(problem, scores)
+    fidelity = problem.fidelity(gates)
+    if not ok:
+        warnings.warn(
+            f"No datapath reached sufficiency {agreement:.2f}"
+            + (f" with specificity {specificity:.2f}" if problem.n_control else "")
+            + f"; returning the best found (sufficiency {fidelity.sufficiency:.2f}"
+            + (
+                f", specificity {fidelity.specificity:.2f})."
+                if fidelity.specificity is not None
+                else ")."
+            )
+            + " A target class the model never predicts for these images cannot be kept.",
+            PathlensWarning,
+            stacklevel=2,
+        )
+    datapath = Datapath(
+        channels={n: torch.nonzero(g).flatten().tolist() for n, g in gates.items()},
+        scores={n: [round(float(v), 6) for v in s] for n, s in scores.items()},
+        site_channels={s.name: s.channels for s in net.sites},
+        fidelity=fidelity,
+        method=method,
+        targets=targets.tolist(),
+        ablation=ablation,
+        reference=(
+            {n: r.tolist() for n, r in problem.reference.items()} if problem.reference else None
+        ),
+        settings={"agreement": agreement, "specificity": specificity, "seed": seed, **settings},
+        timing={
+            "seconds": round(time.perf_counter() - started, 3),
+            "images_pushed": problem.images_pushed,
+        },
+        n_control=problem.n_control,
+    )
+    emit({"stage": "done", "datapath": datapath})
+    return datapath
+
+
+def _targets(target, top1: torch.Tensor, n_classes: int) -> torch.Tensor:
+    if target is None:
+        return top1.clone()
+    t = torch.as_tensor(target).long().flatten()
+    if t.numel() == 1:
+        t = t.expand(len(top1)).clone()
+    if len(t) != len(top1):
+        raise PathlensError(
+            f"target has {len(t)} entries for {len(top1)} images: give one class, or one per image."
+        )
+    if t.min() < 0 or t.max() >= n_classes:
+        raise PathlensError(f"target classes must be in 0..{n_classes - 1}; got {t.tolist()}.")
+    return t

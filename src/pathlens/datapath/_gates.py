@@ -1,0 +1,115 @@
+"""Gate optimisation (the default method): one gate per channel per site, shared by the set.
+
+Minimise mean KL(p(x) || p(x; z)) over the set + a margin term that keeps control images out
+of the set's classes + lambda * mean(z), weights frozen, projected Adam. The optimum is
+transient (with a strong penalty the gates pass through the sparsest faithful state and then
+collapse), so early stopping is driven by hard-mask checks, and the best checked gates win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+
+from pathlens.datapath._problem import Problem, keep_top
+
+
+@contextmanager
+def frozen(model: torch.nn.Module):
+    """Weights without gradients for the duration (only the gates learn)."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def hard_gates(gates: dict[str, torch.Tensor], threshold: float = 0.5) -> dict[str, torch.Tensor]:
+    """0/1 gates: channels at or above the threshold, and at least the top one per site."""
+    counts = {n: max(1, int((g >= threshold).sum())) for n, g in gates.items()}
+    return keep_top(gates, counts)
+
+
+def margin_loss(logits: torch.Tensor, set_classes: torch.Tensor, margin: float) -> torch.Tensor:
+    """Mean hinge pushing the best set-class logit below the best other logit by `margin`."""
+    inside = torch.zeros(logits.shape[1], dtype=torch.bool)
+    inside[set_classes] = True
+    best_in = logits[:, inside].max(1).values
+    best_out = logits[:, ~inside].max(1).values
+    return F.relu(best_in - best_out + margin).mean()
+
+
+def optimise_gates(
+    problem: Problem,
+    *,
+    sparsity: float = 2.0,
+    contrast: float = 1.0,
+    margin: float = 1.0,
+    lr: float = 0.1,
+    max_steps: int = 200,
+    check_every: int = 4,
+    patience: int = 5,
+    on_step: Callable[[int, dict[str, torch.Tensor], dict], None] | None = None,
+    **_,
+) -> dict[str, torch.Tensor]:
+    """Gate values in [0, 1] per site; the hard-checked sparsest state seen, not the last one."""
+    net, n = problem.net, len(problem.images)
+    gates = {s.name: torch.ones(s.channels, requires_grad=True) for s in problem.sites}
+    optimizer = torch.optim.Adam(gates.values(), lr=lr)
+    with torch.no_grad():
+        reference_logp = F.log_softmax(net.model(problem.images), 1)
+    problem.images_pushed += n
+    keep_own = reference_logp.argmax(1) == problem.targets
+    best, best_kept, failures = None, float("inf"), 0
+    total = problem.total_channels
+    with frozen(net.model):
+        for step in range(1, max_steps + 1):
+            with net.gate(gates, ablation=problem.ablation, reference=problem.reference):
+                logits = net.model(problem.inputs)
+            problem.images_pushed += len(problem.inputs)
+            logp = F.log_softmax(logits[:n], 1)
+            # KL to the original prediction where the target is the model's own top-1,
+            # cross-entropy to the target where the user asked for another class.
+            kl = F.kl_div(logp, reference_logp, log_target=True, reduction="none").sum(1)
+            ce = F.nll_loss(logp, problem.targets, reduction="none")
+            keep_loss = torch.where(keep_own, kl, ce).mean()
+            loss = keep_loss + sparsity * sum(g.sum() for g in gates.values()) / total
+            if problem.n_control:
+                loss = loss + contrast * margin_loss(logits[n:], problem.set_classes, margin)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                for g in gates.values():
+                    g.clamp_(0.0, 1.0)
+            if step % check_every:
+                continue
+            snapshot = {k: g.detach().clone() for k, g in gates.items()}
+            hard = hard_gates(snapshot)
+            kept = sum(int(h.sum()) for h in hard.values())
+            ok, sufficiency, specificity = problem.check(hard)
+            if on_step is not None:
+                on_step(
+                    step,
+                    snapshot,
+                    {
+                        "loss": float(loss),
+                        "kept_fraction": kept / total,
+                        "sufficiency": sufficiency,
+                        "specificity": specificity,
+                        "passed": ok,
+                    },
+                )
+            if ok and kept < best_kept:
+                best, best_kept, failures = snapshot, kept, 0
+            elif best is not None:
+                failures += 1  # sparser states stopped passing: the gates are collapsing
+                if failures >= patience:
+                    break
+    return best if best is not None else {k: g.detach() for k, g in gates.items()}

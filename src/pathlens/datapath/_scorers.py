@@ -1,0 +1,87 @@
+"""Ranking scorers: one score per channel per site, higher = more important.
+
+Each is judged by the same hard-mask search (`_search.search_per_site`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pathlens.datapath._problem import Problem
+
+
+def _channel_sum(t: torch.Tensor) -> torch.Tensor:
+    """[N, C, ...] -> [N, C], summing positions."""
+    return t.reshape(t.shape[0], t.shape[1], -1).sum(2)
+
+
+def activation_scores(problem: Problem, **_) -> dict[str, torch.Tensor]:
+    """Mean activation of each channel over the set and positions (the common practice)."""
+    acts = problem.net.activations(problem.images, batch_size=problem.batch_size)
+    problem.images_pushed += len(problem.images)
+    return {n: _channel_sum(a).mean(0) / max(1, a[0, 0].numel()) for n, a in acts.items()}
+
+
+def gradxact_scores(problem: Problem, **_) -> dict[str, torch.Tensor]:
+    """|gradient x activation| of the target logit, summed over positions, mean over the set."""
+    net, outputs = problem.net, {}
+
+    def keep(name):
+        def hook(module, args, out):
+            out.retain_grad()
+            outputs[name] = out
+
+        return hook
+
+    modules = dict(net.model.named_modules())
+    handles = [modules[s.name].register_forward_hook(keep(s.name)) for s in net.sites]
+    totals = {s.name: torch.zeros(s.channels) for s in net.sites}
+    try:
+        for start in range(0, len(problem.images), problem.batch_size):
+            x = problem.images[start : start + problem.batch_size]
+            t = problem.targets[start : start + problem.batch_size]
+            logits = net.model(x)
+            logits.gather(1, t[:, None]).sum().backward()
+            for name, out in outputs.items():
+                totals[name] += _channel_sum(out.grad * out).abs().sum(0).detach()
+            net.model.zero_grad(set_to_none=True)
+            problem.images_pushed += len(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return {n: v / len(problem.images) for n, v in totals.items()}
+
+
+def conductance_scores(problem: Problem, n_steps: int = 16, **_) -> dict[str, torch.Tensor]:
+    """Captum layer conductance toward the target class, summed over positions, set mean."""
+    from captum.attr import LayerConductance
+
+    net = problem.net
+    modules = dict(net.model.named_modules())
+    scores = {}
+    for site in net.sites:
+        method = LayerConductance(net.model, modules[site.name])
+        attributions = method.attribute(
+            problem.images,
+            baselines=torch.zeros_like(problem.images),
+            target=problem.targets,
+            n_steps=n_steps,
+            internal_batch_size=problem.batch_size,
+        )
+        problem.images_pushed += len(problem.images) * (n_steps + 1)
+        scores[site.name] = _channel_sum(attributions.detach()).mean(0)
+    return scores
+
+
+def random_scores(problem: Problem, seed: int = 0, **_) -> dict[str, torch.Tensor]:
+    """Uniform random scores: the floor every method must beat."""
+    generator = torch.Generator().manual_seed(seed)
+    return {s.name: torch.rand(s.channels, generator=generator) for s in problem.sites}
+
+
+RANKERS = {
+    "activation": activation_scores,
+    "gradxact": gradxact_scores,
+    "conductance": conductance_scores,
+    "random": random_scores,
+}

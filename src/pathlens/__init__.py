@@ -5,6 +5,7 @@ The public API is re-exported here; everything under a leading underscore is pri
 
 from importlib.metadata import PackageNotFoundError, version
 
+from pathlens.datapath import Datapath, Fidelity, extract_datapath
 from pathlens.errors import PathlensError, PathlensWarning
 from pathlens.model import LoadedModel, Network, Site, load_model
 
@@ -14,11 +15,14 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "Datapath",
+    "Fidelity",
     "LoadedModel",
     "Network",
     "PathlensError",
     "PathlensWarning",
     "Site",
     "__version__",
+    "extract_datapath",
     "load_model",
 ]

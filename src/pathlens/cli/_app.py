@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 import pathlens
+from pathlens._progress import progress_bar
 from pathlens.errors import PathlensError
 
 app = typer.Typer(
@@ -128,6 +129,119 @@ def sites(
     out.print(f"graph from {net.graph_source}; {len(net.edges)} edges between sites")
     for a, b in net.edges:
         out.print(f"  {a} -> {b}", highlight=False)
+
+
+@command
+def extract(
+    images: Path = typer.Option(
+        ..., "--images", "-i", help="An .npz (images, optional labels) or a folder of PNG/JPEG."
+    ),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder to write (created if new)."),
+    model: str = typer.Option("demo:resnet", "--model", "-m", help=MODEL_HELP),
+    weights: Path | None = typer.Option(None, help="State dict for the model (torch.save)."),
+    input_shape: str | None = typer.Option(None, help="One input's shape, e.g. 1,28,28."),
+    method: str = typer.Option(
+        "gates", help="gates, activation, gradxact, conductance, random or cdrp."
+    ),
+    target: str | None = typer.Option(
+        None, help="Class to keep (index or name); default: each image's own prediction."
+    ),
+    control: str = typer.Option(
+        "auto",
+        help="Control images of other classes (.npz or folder), 'auto' (drawn from "
+        "Fashion-MNIST for the demo models) or 'none'.",
+    ),
+    n_control: int = typer.Option(64, help="How many control images 'auto' draws."),
+    ablation: str = typer.Option("zero", help="Removed channels become 0 (zero) or their mean."),
+    agreement: float = typer.Option(1.0, help="Required sufficiency (share of the set kept)."),
+    specificity: float = typer.Option(0.9, help="Required specificity on control images."),
+    name: str = typer.Option("", help="A name for this datapath in the run."),
+) -> None:
+    """Extract the datapath of an image set: the fewest channels that keep its predictions."""
+    import warnings
+
+    from pathlens.data import class_index, fashion_mnist, load_images, sample_images
+    from pathlens.store import RunStore
+
+    loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
+    net = pathlens.Network(loaded.model, loaded.example_input)
+    x, labels = load_images(images, net.input_shape)
+    logits, top1 = net.predict(x)
+    classes = loaded.classes or tuple(str(i) for i in range(logits.shape[1]))
+    target_index = None if target is None else class_index(target, classes)
+    kept_classes = sorted({int(c) for c in top1} if target_index is None else {target_index})
+    control_images = None
+    if control == "auto":
+        if loaded.classes is None:
+            err.print(
+                "[yellow]No control images: give --control FILE (images of other classes) "
+                "to measure specificity.[/]"
+            )
+        else:
+            control_images = sample_images(fashion_mnist("test"), n_control, exclude=kept_classes)
+    elif control != "none":
+        control_images, _ = load_images(Path(control), net.input_shape)
+    with warnings.catch_warnings(record=True) as caught, progress_bar() as bar:
+        warnings.simplefilter("always")
+        task = bar.add_task(f"datapath ({method})", total=None, status="scoring")
+
+        def on_event(event: dict) -> None:
+            if event["stage"] == "optimising":
+                bar.update(
+                    task,
+                    completed=event["step"],
+                    total=event.get("max_steps"),
+                    status=f"kept {event['kept_fraction']:.1%}, "
+                    f"sufficiency {event['sufficiency']:.2f}",
+                )
+            else:
+                bar.update(task, status=event["stage"])
+
+        datapath = pathlens.extract_datapath(
+            net,
+            x,
+            method=method,
+            target=target_index,
+            control=control_images,
+            ablation=ablation,
+            agreement=agreement,
+            specificity=specificity,
+            callback=on_event,
+        )
+        bar.update(task, total=1, completed=1, status="done")
+    for w in caught:
+        if issubclass(w.category, pathlens.PathlensWarning):
+            err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+    with RunStore(out_dir) as run:
+        set_id = run.save_image_set(name or images.stem, x, labels, {"source": str(images)})
+        dp_id = run.save_datapath(datapath, name=name or images.stem, image_set=set_id)
+    _print_datapath(net, datapath, classes)
+    out.print(f"saved datapath {dp_id} and image set {set_id} in {out_dir}", highlight=False)
+
+
+def _print_datapath(net, datapath, classes) -> None:
+    table = Table(title="datapath per segment", title_justify="left")
+    for col in ("segment", "sites", "kept / total channels", "kept"):
+        table.add_column(col, justify="left" if col == "segment" else "right")
+    groups: dict[str, list] = {}
+    for site in net.sites:
+        groups.setdefault(site.segment[0], []).append(site)
+    for segment, sites_in in groups.items():
+        kept = sum(len(datapath.channels[s.name]) for s in sites_in)
+        total = sum(s.channels for s in sites_in)
+        table.add_row(segment, str(len(sites_in)), f"{kept} / {total}", f"{kept / total:.0%}")
+    out.print(table)
+    f = datapath.fidelity
+    spec = "unknown" if f.specificity is None else f"{f.specificity:.2f}"
+    target_names = sorted({classes[t] for t in datapath.targets})
+    out.print(
+        f"{datapath.method}: kept {datapath.kept_fraction:.1%} of "
+        f"{sum(datapath.site_channels.values())} channels for {datapath.n_images} images "
+        f"({', '.join(target_names)}) in {datapath.timing['seconds']:.1f} s\n"
+        f"fidelity (hard masks): sufficiency {f.sufficiency:.2f}, specificity {spec} "
+        f"on {datapath.n_control} control images, necessity {f.necessity:.2f}",
+        highlight=False,
+    )
 
 
 @command

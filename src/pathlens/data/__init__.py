@@ -6,6 +6,20 @@
 (torch.Size([10000, 1, 28, 28]), torch.Size([10000]))
 """
 
-from pathlens.data._fashion_mnist import CLASS_NAMES, Dataset, class_index, fashion_mnist
+from pathlens.data._fashion_mnist import (
+    CLASS_NAMES,
+    Dataset,
+    class_index,
+    fashion_mnist,
+    sample_images,
+)
+from pathlens.data._files import load_images
 
-__all__ = ["CLASS_NAMES", "Dataset", "class_index", "fashion_mnist"]
+__all__ = [
+    "CLASS_NAMES",
+    "Dataset",
+    "class_index",
+    "fashion_mnist",
+    "load_images",
+    "sample_images",
+]

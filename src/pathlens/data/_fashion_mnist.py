@@ -142,3 +142,16 @@ def fashion_mnist(split: str = "train") -> Dataset:
         "does this), or set PATHLENS_DATA to a folder holding "
         f"{_PREFIX[split]}-images-idx3-ubyte.gz and {_PREFIX[split]}-labels-idx1-ubyte.gz."
     )
+
+
+def sample_images(
+    dataset: Dataset, n: int, *, exclude: list[int] | None = None, seed: int = 0
+) -> torch.Tensor:
+    """`n` images drawn at random (seeded) from `dataset`, skipping the classes in `exclude`.
+
+    Used for control images: images of other classes than the explained set.
+    """
+    keep = ~torch.isin(dataset.labels, torch.as_tensor(exclude or [], dtype=torch.long))
+    pool = torch.nonzero(keep).flatten()
+    generator = torch.Generator().manual_seed(seed)
+    return dataset.images[pool[torch.randperm(len(pool), generator=generator)[:n]]]

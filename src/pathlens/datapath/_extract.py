@@ -105,9 +105,14 @@ def extract_datapath(
         def on_step(step, gates, facts):
             emit({"stage": "optimising", "step": step, "gates": gates, **facts})
 
-        scores = _GLOBAL[method](problem, on_step=on_step, seed=seed, **settings)
+        scores, known, last = _GLOBAL[method](problem, on_step=on_step, seed=seed, **settings)
         emit({"stage": "searching"})
-        gates, ok = search_global(problem, scores)
+        gates, ok = search_global(problem, scores, known)
+        if last is not None and ok:
+            # the last gates' ranking may allow a sparser mask than the best checked state's
+            other, other_ok = search_global(problem, last, gates)
+            if other_ok and _kept(other) < _kept(gates):
+                scores, gates = last, other
     else:
         scores = RANKERS[method](problem, seed=seed, **settings)
         emit({"stage": "searching"})
@@ -147,6 +152,10 @@ def extract_datapath(
     )
     emit({"stage": "done", "datapath": datapath})
     return datapath
+
+
+def _kept(gates: dict[str, torch.Tensor]) -> int:
+    return sum(int(g.sum()) for g in gates.values())
 
 
 def _targets(target, top1: torch.Tensor, n_classes: int) -> torch.Tensor:

@@ -48,17 +48,25 @@ def margin_loss(logits: torch.Tensor, set_classes: torch.Tensor, margin: float) 
 def optimise_gates(
     problem: Problem,
     *,
-    sparsity: float = 2.0,
+    sparsity: float = 3.0,
     contrast: float = 1.0,
     margin: float = 1.0,
     lr: float = 0.1,
-    max_steps: int = 200,
-    check_every: int = 4,
-    patience: int = 5,
+    max_steps: int = 60,
+    check_every: int = 2,
+    patience: int = 10,
+    min_gain: float = 0.005,
+    adapt: float = 1.3,
     on_step: Callable[[int, dict[str, torch.Tensor], dict], None] | None = None,
     **_,
-) -> dict[str, torch.Tensor]:
-    """Gate values in [0, 1] per site; the hard-checked sparsest state seen, not the last one."""
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, dict[str, torch.Tensor]]:
+    """Gate values in [0, 1] per site from the sparsest hard-checked state seen, that state's
+    passing hard mask (None if no state passed), and the last gate values (whose ranking may
+    be better still, though their 0.5 threshold failed).
+
+    Stops when `patience` checks in a row brought no state sparser by `min_gain` of all
+    channels (the gates converged, or collapsed and stopped passing).
+    """
     net, n = problem.net, len(problem.images)
     gates = {s.name: torch.ones(s.channels, requires_grad=True) for s in problem.sites}
     optimizer = torch.optim.Adam(gates.values(), lr=lr)
@@ -66,7 +74,8 @@ def optimise_gates(
         reference_logp = F.log_softmax(net.model(problem.images), 1)
     problem.images_pushed += n
     keep_own = reference_logp.argmax(1) == problem.targets
-    best, best_kept, failures = None, float("inf"), 0
+    best, best_kept, best_hard, stalled = None, float("inf"), None, 0
+    weight = sparsity
     total = problem.total_channels
     with frozen(net.model):
         for step in range(1, max_steps + 1):
@@ -79,7 +88,7 @@ def optimise_gates(
             kl = F.kl_div(logp, reference_logp, log_target=True, reduction="none").sum(1)
             ce = F.nll_loss(logp, problem.targets, reduction="none")
             keep_loss = torch.where(keep_own, kl, ce).mean()
-            loss = keep_loss + sparsity * sum(g.sum() for g in gates.values()) / total
+            loss = keep_loss + weight * sum(g.sum() for g in gates.values()) / total
             if problem.n_control:
                 loss = loss + contrast * margin_loss(logits[n:], problem.set_classes, margin)
             optimizer.zero_grad(set_to_none=True)
@@ -99,17 +108,25 @@ def optimise_gates(
                     step,
                     snapshot,
                     {
-                        "loss": float(loss),
+                        "loss": loss.item(),
                         "kept_fraction": kept / total,
                         "sufficiency": sufficiency,
                         "specificity": specificity,
                         "passed": ok,
+                        "max_steps": max_steps,
                     },
                 )
+            # The penalty adapts like a Lagrange multiplier: stronger while the hard mask
+            # passes, weaker once it fails, so the gates hover at the faithful boundary
+            # instead of collapsing through it.
+            weight = weight * adapt if ok else weight / adapt
             if ok and kept < best_kept:
-                best, best_kept, failures = snapshot, kept, 0
+                improved = kept < best_kept - min_gain * total
+                best, best_kept, best_hard = snapshot, kept, hard
+                stalled = 0 if improved else stalled + 1
             elif best is not None:
-                failures += 1  # sparser states stopped passing: the gates are collapsing
-                if failures >= patience:
-                    break
-    return best if best is not None else {k: g.detach() for k, g in gates.items()}
+                stalled += 1  # failing or not sparser: collapsing or converged
+            if stalled >= patience:
+                break
+    last = {k: g.detach().clone() for k, g in gates.items()}
+    return (best if best is not None else last), best_hard, last

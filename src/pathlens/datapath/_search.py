@@ -11,16 +11,19 @@ from pathlens.datapath._problem import Problem, keep_top
 
 
 def _smallest_passing(
-    problem: Problem, n: int, gates_at: Callable[[int], dict[str, torch.Tensor]]
+    problem: Problem,
+    n: int,
+    gates_at: Callable[[int], dict[str, torch.Tensor]],
+    known: dict[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, torch.Tensor], bool]:
     """Binary search for the smallest option index in [0, n) whose gates pass the check.
 
     Options are ordered by kept channels; passing is assumed to be monotone in that order,
-    and whatever is returned was checked. When even the last option fails, it is returned
-    with False.
+    and whatever is returned was checked. `known`, a mask already checked to pass, stands in
+    for the last option. When even the last option fails, it is returned with False.
     """
-    last = gates_at(n - 1)
-    if not problem.check(last)[0]:
+    last = known if known is not None else gates_at(n - 1)
+    if known is None and not problem.check(last)[0]:
         return last, False
     lo, hi, best = 0, n - 1, last
     while lo < hi:
@@ -48,11 +51,14 @@ def search_per_site(
 
 
 def search_global(
-    problem: Problem, scores: dict[str, torch.Tensor]
+    problem: Problem,
+    scores: dict[str, torch.Tensor],
+    known: dict[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, torch.Tensor], bool]:
     """One threshold over all sites' scores (at least one channel per site), sparsest passing.
 
-    Right for scores on a common scale, such as gate values in [0, 1].
+    Right for scores on a common scale, such as gate values in [0, 1]. With `known` (a mask
+    already checked to pass), only sparser thresholds are searched.
     """
     names = [s.name for s in problem.sites]
     forced, rest = [], []
@@ -70,4 +76,7 @@ def search_global(
             gates[name][c] = 1.0
         return gates
 
-    return _smallest_passing(problem, len(rest) + 1, gates_at)
+    n = len(rest) + 1
+    if known is not None:
+        n = min(n, sum(int(g.sum()) for g in known.values()) - len(names) + 1)
+    return _smallest_passing(problem, n, gates_at, known)

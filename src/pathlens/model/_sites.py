@@ -15,8 +15,9 @@ class Site:
     kind: why it was chosen (``conv`` activation after a convolution, ``linear`` hidden linear
     layer, ``branch`` the last module of a residual branch, before the addition, ``block`` a
     residual block's output when its branch is unclear, ``concat`` concatenating block,
-    ``module`` chosen by hand); segment: the enclosing modules, outermost first (``("stem",)`` or ``("head",)`` for
-    sites at the top level); shape: output shape of one example, without the batch dimension.
+    ``module`` chosen by hand); segment: the enclosing modules, outermost first, the site
+    itself for a block (``("stem",)`` or ``("head",)`` at the top level); shape: output shape
+    of one example, without the batch dimension.
     """
 
     name: str

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pathlens.datapath import Datapath
+from pathlens.errors import PathlensError
+
+DB_NAME = "run.sqlite"
+
+# Each migration takes the database from version i to i + 1. Append; never edit one that
+# has shipped.
+_MIGRATIONS = [
+    """
+    CREATE TABLE image_sets (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        created REAL NOT NULL,
+        n INTEGER NOT NULL,
+        shape TEXT NOT NULL,
+        images BLOB NOT NULL,
+        labels TEXT,
+        meta TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE datapaths (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        created REAL NOT NULL,
+        method TEXT NOT NULL,
+        n_images INTEGER NOT NULL,
+        kept_fraction REAL NOT NULL,
+        image_set INTEGER REFERENCES image_sets(id),
+        body TEXT NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+class RunStore:
+    """A run folder: ``run.sqlite`` (WAL mode) holding image sets and datapaths.
+
+    Every write is one transaction, so a process killed mid-write leaves the run as it was
+    before that write. Readers may open the run while a writer is working.
+
+    >>> with RunStore("runs/sneakers") as run:
+    ...     set_id = run.save_image_set("sneakers", images, labels)
+    ...     run.save_datapath(datapath, name="sneakers", image_set=set_id)
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True):
+        self.path = Path(path)
+        db = self.path / DB_NAME
+        if self.path.exists() and not self.path.is_dir():
+            raise PathlensError(f"{self.path} is a file, not a run folder: give a folder path.")
+        if not db.exists():
+            if not create:
+                raise PathlensError(
+                    f"{self.path} is not a pathlens run folder (no {DB_NAME} in it). Create "
+                    "one with `pathlens extract ... --out FOLDER`."
+                )
+            self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(db, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise PathlensError(
+                f"{db} cannot be read as a pathlens run database ({exc}). It may be damaged "
+                "or another kind of file; use a new run folder."
+            ) from exc
+
+    def _migrate(self) -> None:
+        with self._db:
+            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            row = self._db.execute("SELECT version FROM schema_version").fetchone()
+            version = row[0] if row else 0
+            if row is None:
+                self._db.execute("INSERT INTO schema_version VALUES (0)")
+        if version > SCHEMA_VERSION:
+            raise PathlensError(
+                f"{self.path} was written by a newer pathlens (schema {version}; this one reads "
+                f"up to {SCHEMA_VERSION}). Upgrade pathlens to open it."
+            )
+        for target in range(version, SCHEMA_VERSION):
+            with self._db:  # one transaction per step: a crash leaves a consistent version
+                self._db.executescript("BEGIN;" + _MIGRATIONS[target])
+                self._db.execute("UPDATE schema_version SET version = ?", (target + 1,))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- image sets
+    def save_image_set(
+        self,
+        name: str,
+        images: torch.Tensor,
+        labels: torch.Tensor | list[int] | None = None,
+        meta: dict | None = None,
+    ) -> int:
+        """Store images [N, ...] (float32) with optional labels; returns the set's id."""
+        buffer = io.BytesIO()
+        np.save(buffer, images.detach().cpu().float().numpy(), allow_pickle=False)
+        label_list = None if labels is None else [int(v) for v in labels]
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO image_sets (name, created, n, shape, images, labels, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    time.time(),
+                    len(images),
+                    json.dumps(list(images.shape[1:])),
+                    buffer.getvalue(),
+                    None if label_list is None else json.dumps(label_list),
+                    json.dumps(meta or {}),
+                ),
+            )
+        return int(cursor.lastrowid)
+
+    def load_image_set(self, set_id: int) -> tuple[torch.Tensor, list[int] | None, dict]:
+        row = self._db.execute(
+            "SELECT images, labels, meta FROM image_sets WHERE id = ?", (set_id,)
+        ).fetchone()
+        if row is None:
+            raise PathlensError(f"There is no image set {set_id} in {self.path}.")
+        images = torch.from_numpy(np.load(io.BytesIO(row[0]), allow_pickle=False))
+        return images, (json.loads(row[1]) if row[1] else None), json.loads(row[2])
+
+    def image_sets(self) -> list[dict]:
+        rows = self._db.execute("SELECT id, name, created, n, shape FROM image_sets ORDER BY id")
+        return [
+            {"id": r[0], "name": r[1], "created": r[2], "n": r[3], "shape": json.loads(r[4])}
+            for r in rows
+        ]
+
+    # ---------------------------------------------------------------- datapaths
+    def save_datapath(
+        self, datapath: Datapath, name: str = "", image_set: int | None = None
+    ) -> int:
+        """Store a datapath as JSON (with its schema version); returns its id."""
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO datapaths (name, created, method, n_images, kept_fraction, "
+                "image_set, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    time.time(),
+                    datapath.method,
+                    datapath.n_images,
+                    datapath.kept_fraction,
+                    image_set,
+                    datapath.to_json(),
+                ),
+            )
+        return int(cursor.lastrowid)
+
+    def load_datapath(self, datapath_id: int) -> Datapath:
+        row = self._db.execute("SELECT body FROM datapaths WHERE id = ?", (datapath_id,)).fetchone()
+        if row is None:
+            raise PathlensError(f"There is no datapath {datapath_id} in {self.path}.")
+        return Datapath.from_json(row[0])
+
+    def datapaths(self) -> list[dict]:
+        rows = self._db.execute(
+            "SELECT id, name, created, method, n_images, kept_fraction, image_set "
+            "FROM datapaths ORDER BY id"
+        )
+        keys = ("id", "name", "created", "method", "n_images", "kept_fraction", "image_set")
+        return [dict(zip(keys, r, strict=True)) for r in rows]

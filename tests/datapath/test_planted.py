@@ -64,16 +64,18 @@ def test_set_alone_needs_exactly_its_channel(net):
 
 
 def test_specificity_needs_exactly_the_signal_channels(net):
-    control = torch.cat([images_of(1, 8), images_of(2, 8)])
-    datapath = extract_datapath(net, images_of(0, 8), control=control)
-    # keeping only channel 0 would turn every control image into class 0
+    # class 1: with every channel removed all logits tie at 0 and argmax says class 0, so a
+    # class-0 set could never look necessary
+    control = torch.cat([images_of(0, 8), images_of(2, 8)])
+    datapath = extract_datapath(net, images_of(1, 8), control=control)
+    # keeping only channel 1 would turn every control image into class 1
     assert datapath.channels == {"act_a": [0, 1, 2], "act_b": [0, 1, 2]}
     assert datapath.fidelity.specificity == 1.0
 
 
 def test_top_activation_keeps_the_salient_distractors(net):
-    control = torch.cat([images_of(1, 8), images_of(2, 8)])
-    activation = extract_datapath(net, images_of(0, 8), method="activation", control=control)
-    gates = extract_datapath(net, images_of(0, 8), control=control)
+    control = torch.cat([images_of(0, 8), images_of(2, 8)])
+    activation = extract_datapath(net, images_of(1, 8), method="activation", control=control)
+    gates = extract_datapath(net, images_of(1, 8), control=control)
     assert {3, 4, 5} <= set(activation.channels["act_a"])  # brightest, yet useless
     assert activation.kept_fraction > gates.kept_fraction

@@ -18,7 +18,7 @@ from pathlens.datapath._problem import Problem
 
 def cdrp_scores(
     problem: Problem, *, steps: int = 100, lr: float = 0.1, gamma: float = 0.05, **_
-) -> tuple[dict[str, torch.Tensor], None, None]:
+) -> tuple[dict[str, torch.Tensor], None, list]:
     net = problem.net
     best = {s.name: torch.zeros(s.channels) for s in problem.sites}
     with frozen(net.model):
@@ -44,4 +44,4 @@ def cdrp_scores(
             problem.images_pushed += steps + 1
             for name, g in gates.items():
                 best[name] = torch.maximum(best[name], g.detach())
-    return best, None, None
+    return best, None, []

@@ -32,6 +32,7 @@ def extract_datapath(
     reference: dict[str, torch.Tensor] | None = None,
     agreement: float = 1.0,
     specificity: float = 0.9,
+    max_necessity: float | None = 0.2,
     seed: int = 0,
     callback: Callable[[dict], None] | None = None,
     **settings,
@@ -49,9 +50,13 @@ def extract_datapath(
             `reference` (site -> [C]); when not given, over the control images and the set.
         agreement: required sufficiency (share of the set keeping its target), default 1.0.
         specificity: required specificity on the control images, default 0.9.
+        max_necessity: the datapath must also be necessary: with it removed, at most this
+            share of the set may keep its target (default 0.2; None to skip). Where a model
+            has redundant routes, as for single images, this costs a few more channels.
         callback: called with progress events (dicts with "stage", and per gate step "step",
             "gates", "kept_fraction", "sufficiency", ...).
-        settings: method options (gates: sparsity, contrast, margin, lr, max_steps; cdrp:
+        settings: method options (gates: sparsity, contrast, margin, necessity, lr,
+            max_steps; cdrp:
             steps, lr, gamma; conductance: n_steps).
 
     Every fidelity number is measured with hard 0/1 masks on the real network. When no mask
@@ -81,7 +86,7 @@ def extract_datapath(
         reference = net.channel_means(pool)
     problem = Problem(
         net, inputs, targets, control, ablation, reference if ablation == "mean" else None,
-        agreement, specificity,
+        agreement, specificity, max_necessity,
     )  # fmt: skip
     problem.images_pushed += len(inputs)
     if control is None:
@@ -105,14 +110,14 @@ def extract_datapath(
         def on_step(step, gates, facts):
             emit({"stage": "optimising", "step": step, "gates": gates, **facts})
 
-        scores, known, last = _GLOBAL[method](problem, on_step=on_step, seed=seed, **settings)
+        scores, known, candidates = _GLOBAL[method](problem, on_step=on_step, seed=seed, **settings)
         emit({"stage": "searching"})
         gates, ok = search_global(problem, scores, known)
-        if last is not None and ok:
-            # the last gates' ranking may allow a sparser mask than the best checked state's
-            other, other_ok = search_global(problem, last, gates)
+        for candidate in candidates if ok else []:
+            # only thresholds sparser than the best so far are searched
+            other, other_ok = search_global(problem, candidate, gates)
             if other_ok and _kept(other) < _kept(gates):
-                scores, gates = last, other
+                scores, gates = candidate, other
     else:
         scores = RANKERS[method](problem, seed=seed, **settings)
         emit({"stage": "searching"})
@@ -143,7 +148,13 @@ def extract_datapath(
         reference=(
             {n: r.tolist() for n, r in problem.reference.items()} if problem.reference else None
         ),
-        settings={"agreement": agreement, "specificity": specificity, "seed": seed, **settings},
+        settings={
+            "agreement": agreement,
+            "specificity": specificity,
+            "max_necessity": max_necessity,
+            "seed": seed,
+            **settings,
+        },
         timing={
             "seconds": round(time.perf_counter() - started, 3),
             "images_pushed": problem.images_pushed,

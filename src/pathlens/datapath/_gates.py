@@ -50,22 +50,29 @@ def optimise_gates(
     *,
     sparsity: float = 3.0,
     contrast: float = 1.0,
+    necessity: float = 0.0,
     margin: float = 1.0,
     lr: float = 0.1,
     max_steps: int = 60,
     check_every: int = 2,
     patience: int = 10,
+    warmup: int = 24,
     min_gain: float = 0.005,
     adapt: float = 1.3,
+    max_candidates: int = 4,
+    control_batch: int = 32,
     on_step: Callable[[int, dict[str, torch.Tensor], dict], None] | None = None,
     **_,
-) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, dict[str, torch.Tensor]]:
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, list[dict[str, torch.Tensor]]]:
     """Gate values in [0, 1] per site from the sparsest hard-checked state seen, that state's
-    passing hard mask (None if no state passed), and the last gate values (whose ranking may
-    be better still, though their 0.5 threshold failed).
+    passing hard mask (None if no state passed), and up to `max_candidates` later states
+    (the last one included) whose 0.5 threshold failed but whose ranking, cut at another
+    threshold, may give a sparser passing mask.
 
     Stops when `patience` checks in a row brought no state sparser by `min_gain` of all
-    channels (the gates converged, or collapsed and stopped passing).
+    channels (the gates converged, or collapsed and stopped passing). Failures in the first
+    `warmup` steps do not count: the gates of unimportant channels all cross 0.5 together,
+    and the adaptive penalty needs a few steps to bring the important ones back.
     """
     net, n = problem.net, len(problem.images)
     gates = {s.name: torch.ones(s.channels, requires_grad=True) for s in problem.sites}
@@ -75,13 +82,24 @@ def optimise_gates(
     problem.images_pushed += n
     keep_own = reference_logp.argmax(1) == problem.targets
     best, best_kept, best_hard, stalled = None, float("inf"), None, 0
+    sparser_failing: list[dict[str, torch.Tensor]] = []
     weight = sparsity
     total = problem.total_channels
+    # The gradient steps see at most `control_batch` control images; every hard check sees all.
+    rows = min(len(problem.inputs), n + control_batch)
+    train_inputs = problem.inputs[:rows]
+    # With a necessity weight the set goes through again under 1 - z (what is left when the
+    # datapath is removed), in the same forward, as per-image gates.
+    inputs = torch.cat([train_inputs, problem.images]) if necessity else train_inputs
     with frozen(net.model):
         for step in range(1, max_steps + 1):
-            with net.gate(gates, ablation=problem.ablation, reference=problem.reference):
-                logits = net.model(problem.inputs)
-            problem.images_pushed += len(problem.inputs)
+            per_image = {
+                k: torch.cat([g.expand(rows, -1), (1 - g).expand(len(inputs) - rows, -1)])
+                for k, g in gates.items()
+            }
+            with net.gate(per_image, ablation=problem.ablation, reference=problem.reference):
+                logits = net.model(inputs)
+            problem.images_pushed += len(inputs)
             logp = F.log_softmax(logits[:n], 1)
             # KL to the original prediction where the target is the model's own top-1,
             # cross-entropy to the target where the user asked for another class.
@@ -90,7 +108,12 @@ def optimise_gates(
             keep_loss = torch.where(keep_own, kl, ce).mean()
             loss = keep_loss + weight * sum(g.sum() for g in gates.values()) / total
             if problem.n_control:
-                loss = loss + contrast * margin_loss(logits[n:], problem.set_classes, margin)
+                loss = loss + contrast * margin_loss(logits[n:rows], problem.set_classes, margin)
+            if necessity:
+                removed = logits[rows:]
+                target_logit = removed.gather(1, problem.targets[:, None]).squeeze(1)
+                others = removed.scatter(1, problem.targets[:, None], float("-inf"))
+                loss = loss + necessity * F.relu(target_logit - others.max(1).values).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -120,13 +143,16 @@ def optimise_gates(
             # passes, weaker once it fails, so the gates hover at the faithful boundary
             # instead of collapsing through it.
             weight = weight * adapt if ok else weight / adapt
+            if not ok and kept < best_kept:
+                sparser_failing.append(snapshot)
             if ok and kept < best_kept:
                 improved = kept < best_kept - min_gain * total
                 best, best_kept, best_hard = snapshot, kept, hard
                 stalled = 0 if improved else stalled + 1
-            elif best is not None:
+            elif best is not None and step > warmup:
                 stalled += 1  # failing or not sparser: collapsing or converged
             if stalled >= patience:
                 break
     last = {k: g.detach().clone() for k, g in gates.items()}
-    return (best if best is not None else last), best_hard, last
+    candidates = [*sparser_failing[-(max_candidates - 1) :], last][-max_candidates:]
+    return (best if best is not None else last), best_hard, candidates

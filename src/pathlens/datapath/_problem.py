@@ -24,6 +24,7 @@ class Problem:
     reference: dict[str, torch.Tensor] | None = None
     agreement: float = 1.0  # required sufficiency
     specificity: float = 0.9  # required specificity (when control images exist)
+    max_necessity: float | None = None  # when set, removing the datapath must break the set
     batch_size: int = 512
     images_pushed: int = 0  # images through the model, for the benchmark
     _control_other: torch.Tensor | None = field(default=None, repr=False)
@@ -79,6 +80,8 @@ class Problem:
         ok = sufficiency >= self.agreement - 1e-9 and (
             specificity is None or specificity >= self.specificity - 1e-9
         )
+        if ok and self.max_necessity is not None:
+            ok = self.necessity(gates) <= self.max_necessity + 1e-9
         return ok, sufficiency, specificity
 
     def necessity(self, gates: dict[str, torch.Tensor]) -> float:

@@ -95,3 +95,6 @@ def test_demo_without_serving(demo_cnn, demo_resnet):
         accuracy = pathlens.demo.info(name)["test_accuracy"]
         assert f"demo:{name} test accuracy {accuracy:.4f}" in result.stdout
     assert "layer3.1" in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "Datapath of 16 ankle boots in demo:resnet" in text
+    assert "sufficiency 1.00" in text and "on 64 control images" in text

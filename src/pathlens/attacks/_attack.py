@@ -96,12 +96,19 @@ def attack(
     labels = torch.as_tensor(labels).long()
     was_training = model.training
     model.eval()
-    with torch.no_grad():
-        n_classes = model(images[:1]).shape[1]
     preprocessing = None
     if normalization is not None:
         mean, std = (np.asarray(v, np.float32).reshape(-1, 1, 1) for v in normalization)
         preprocessing = (mean, std)
+
+    def model_input(x: torch.Tensor) -> torch.Tensor:
+        """What the model takes: pixels, normalised when the model expects that."""
+        if preprocessing is None:
+            return x
+        return (x - torch.from_numpy(mean)) / torch.from_numpy(std)
+
+    with torch.no_grad():
+        n_classes = model(model_input(images[:1])).shape[1]
     classifier = PyTorchClassifier(
         model=model,
         loss=nn.CrossEntropyLoss(),
@@ -140,7 +147,8 @@ def attack(
     adversarial = torch.from_numpy(art.generate(x=x, y=None if method == "deepfool" else y))
     adversarial = adversarial.clamp(0, 1)
     with torch.no_grad():
-        probs = torch.softmax(torch.cat([model(b) for b in adversarial.split(256)]), 1)
+        logits = [model(model_input(b)) for b in adversarial.split(256)]
+        probs = torch.softmax(torch.cat(logits), 1)
     if was_training:
         model.train()
     prediction = probs.argmax(1)

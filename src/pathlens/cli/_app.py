@@ -184,19 +184,6 @@ def extract(
     with warnings.catch_warnings(record=True) as caught, progress_bar() as bar:
         warnings.simplefilter("always")
         task = bar.add_task(f"datapath ({method})", total=None, status="scoring")
-
-        def on_event(event: dict) -> None:
-            if event["stage"] == "optimising":
-                bar.update(
-                    task,
-                    completed=event["step"],
-                    total=event.get("max_steps"),
-                    status=f"kept {event['kept_fraction']:.1%}, "
-                    f"sufficiency {event['sufficiency']:.2f}",
-                )
-            else:
-                bar.update(task, status=event["stage"])
-
         datapath = pathlens.extract_datapath(
             net,
             x,
@@ -206,9 +193,8 @@ def extract(
             ablation=ablation,
             agreement=agreement,
             specificity=specificity,
-            callback=on_event,
+            callback=_progress_events(bar, task),
         )
-        bar.update(task, total=1, completed=1, status="done")
     for w in caught:
         if issubclass(w.category, pathlens.PathlensWarning):
             err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
@@ -250,23 +236,59 @@ def demo(
         True, "--serve/--no-serve", help="Serve the results in the browser when done."
     ),
 ) -> None:
-    """Run the embedded demo: train (first time) or load the demo models and show their sites."""
-    from pathlens import demo as demo_models
+    """Run the embedded demo: train (first time) or load the demo models, show their sites,
+    and extract the datapath of 16 ankle boots in the demo ResNet."""
+    import warnings
 
+    from pathlens import demo as demo_models
+    from pathlens.data import CLASS_NAMES, class_index, fashion_mnist, sample_images
+
+    nets = {}
     for name in demo_models.MODELS:
         loaded = pathlens.load_model(f"demo:{name}")
         facts = demo_models.info(name)
-        net = pathlens.Network(loaded.model, loaded.example_input)
+        nets[name] = pathlens.Network(loaded.model, loaded.example_input)
         out.print(
             f"[bold]demo:{name}[/] test accuracy {facts['test_accuracy']:.4f} "
             f"(trained in {facts['train_seconds']} s; weights in {demo_models.weights_path(name)})"
         )
-        out.print(_sites_table(net, f"demo:{name}: {len(net.sites)} sites"))
+        out.print(_sites_table(nets[name], f"demo:{name}: {len(nets[name].sites)} sites"))
+    test = fashion_mnist("test")
+    boot = class_index("ankle-boot")
+    images = demo_models.class_images(nets["resnet"], test, boot, 16)
+    control = sample_images(test, 64, exclude=[boot], seed=1)
+    out.print(f"\n[bold]Datapath of {len(images)} ankle boots in demo:resnet[/]")
+    with progress_bar() as bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore", pathlens.PathlensWarning)
+        task = bar.add_task("datapath (gates)", total=None, status="")
+        datapath = pathlens.extract_datapath(
+            nets["resnet"], images, control=control, callback=_progress_events(bar, task)
+        )
+    _print_datapath(nets["resnet"], datapath, CLASS_NAMES)
     if serve:
         out.print(
-            "The web app is not built yet; the analysis views arrive with the datapath and "
-            "adversarial commands."
+            "The web app is not built yet (it arrives with the web-app issue): use "
+            "`pathlens extract --out RUN` to store datapaths in a run folder."
         )
+
+
+def _progress_events(bar, task):
+    """A datapath callback that moves a progress bar."""
+
+    def on_event(event: dict) -> None:
+        if event["stage"] == "optimising":
+            bar.update(
+                task,
+                completed=event["step"],
+                total=event["max_steps"],
+                status=f"kept {event['kept_fraction']:.1%}, sufficiency {event['sufficiency']:.2f}",
+            )
+        elif event["stage"] == "done":
+            bar.update(task, total=1, completed=1, status="done")
+        else:
+            bar.update(task, status=event["stage"])
+
+    return on_event
 
 
 def main() -> None:

@@ -7,7 +7,7 @@
 """
 
 from pathlens.demo._models import ARCHITECTURES, BasicBlock, DemoCNN, DemoResNet
-from pathlens.demo._train import MODELS, info, load, weights_path
+from pathlens.demo._train import MODELS, class_images, info, load, weights_path
 
 __all__ = [
     "ARCHITECTURES",
@@ -15,6 +15,7 @@ __all__ = [
     "BasicBlock",
     "DemoCNN",
     "DemoResNet",
+    "class_images",
     "info",
     "load",
     "weights_path",

@@ -120,3 +120,10 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> fl
             logits = model(images[start : start + 1000])
             correct += (logits.argmax(1) == labels[start : start + 1000]).sum().item()
     return correct / len(images)
+
+
+def class_images(net, dataset, cls: int, n: int) -> torch.Tensor:
+    """Up to `n` images of class `cls` from `dataset` that `net` (a Network) classifies right."""
+    index = torch.nonzero(dataset.labels == cls).flatten()
+    _, top1 = net.predict(dataset.images[index])
+    return dataset.images[index[top1 == cls][:n]]

@@ -5,5 +5,21 @@
 """
 
 from pathlens.attacks._attack import METHODS, AttackResult, attack
+from pathlens.attacks._explain import (
+    AdversarialAnalysis,
+    ErrorChannel,
+    divergence_and_merge,
+    explain_adversarial,
+    progress_to_target,
+)
 
-__all__ = ["METHODS", "AttackResult", "attack"]
+__all__ = [
+    "METHODS",
+    "AdversarialAnalysis",
+    "AttackResult",
+    "ErrorChannel",
+    "attack",
+    "divergence_and_merge",
+    "explain_adversarial",
+    "progress_to_target",
+]

@@ -231,6 +231,100 @@ def _print_datapath(net, datapath, classes) -> None:
 
 
 @command
+def adversarial(
+    source: str = typer.Option(..., help="Source class (index or name), e.g. ankle-boot."),
+    target: str = typer.Option(..., help="Class the attack pushes to, e.g. sneaker."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder to write (created if new)."),
+    model: str = typer.Option("demo:resnet", "--model", "-m", help=MODEL_HELP),
+    weights: Path | None = typer.Option(None, help="State dict for the model (torch.save)."),
+    input_shape: str | None = typer.Option(None, help="One input's shape, e.g. 1,28,28."),
+    images: Path | None = typer.Option(
+        None, help="Labelled images (.npz with images and labels); default: the demo test set."
+    ),
+    attack: str = typer.Option("pgd", help="fgsm, pgd, pgd-l2, mifgsm, cw or deepfool."),
+    eps: float = typer.Option(0.1, help="Perturbation budget in [0, 1] pixels."),
+    n: int = typer.Option(32, help="Images per set (adversarial, source, target)."),
+    name: str = typer.Option("", help="A name for this analysis in the run."),
+) -> None:
+    """Explain why adversarial examples are misclassified: where their datapath leaves the
+    source class's and joins the target class's, and the channels that carry the error."""
+    from pathlens.attacks import explain_adversarial
+    from pathlens.data import class_index, fashion_mnist, load_images
+    from pathlens.store import RunStore
+
+    loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
+    net = pathlens.Network(loaded.model, loaded.example_input)
+    if images is not None:
+        data, labels = load_images(images, net.input_shape)
+        if labels is None:
+            raise PathlensError(f"{images} has no labels: add an array 'labels' to the .npz.")
+    elif loaded.classes is not None:
+        test = fashion_mnist("test")
+        data, labels = test.images, test.labels
+    else:
+        raise PathlensError("Give --images FILE (labelled .npz) for a model of your own.")
+    n_classes = net.predict(data[:1])[0].shape[1]
+    classes = loaded.classes or tuple(str(i) for i in range(n_classes))
+    src, tgt = class_index(source, classes), class_index(target, classes)
+    stages = ["attack", "datapath A", "datapath B", "datapath C", "comparison", "contributions"]
+    with progress_bar() as bar:
+        task = bar.add_task("adversarial analysis", total=len(stages), status="")
+
+        def on_event(event: dict) -> None:
+            stage = event["stage"] + (f" {event['set']}" if "set" in event else "")
+            if stage in stages:
+                status = stage
+                if "step" in event:
+                    status += f" step {event['step']}, kept {event['kept_fraction']:.0%}"
+                bar.update(task, completed=stages.index(stage), status=status)
+            elif event["stage"] == "done":
+                bar.update(task, completed=len(stages), status="done")
+
+        analysis = explain_adversarial(
+            net, data, labels, src, tgt, attack=attack, eps=eps, n=n, callback=on_event
+        )
+    with RunStore(out_dir) as run:
+        analysis_id = run.save_analysis(analysis, name=name or f"{source}->{target}")
+    _print_analysis(analysis, classes)
+    out.print(f"saved analysis {analysis_id} in {out_dir}", highlight=False)
+
+
+def _print_analysis(analysis, classes) -> None:
+    a = analysis
+    out.print(
+        f"[bold]{classes[a.source]} -> {classes[a.target]}[/]: attack {a.attack['method']} "
+        f"succeeded on {a.attack['success_rate']:.0%} of {a.attack['attempted']} images; sets "
+        f"A (adversarial) {a.sets['A']['size']}, B (source) {a.sets['B']['size']}, "
+        f"C (target) {a.sets['C']['size']}"
+    )
+    table = Table(title="sites: A between B (0) and C (1)", title_justify="left")
+    for col in ("site", "kept A/B/C", "Jaccard A-B", "Jaccard A-C", "position", ""):
+        table.add_column(col, justify="left" if col in ("site", "") else "right")
+    for i, site in enumerate(a.sites):
+        ab, ac = a.comparisons["AB"][i], a.comparisons["AC"][i]
+        kept = "/".join(str(len(a.datapaths[k].channels[site])) for k in ("A", "B", "C"))
+        mark = " ".join(
+            label for label, at in (("divergence", a.divergence), ("merge", a.merge))
+            if at == site
+        )  # fmt: skip
+        bar = "#" * round(a.progress[i] * 10)
+        table.add_row(site, kept, f"{ab.jaccard:.2f}", f"{ac.jaccard:.2f}",
+                      f"{a.progress[i]:.2f} {bar:<10}", mark)  # fmt: skip
+    out.print(table)
+    out.print(f"divergence: {a.divergence or 'none'}; merge: {a.merge or 'none'}")
+    top = Table(title="channels carrying the error (from the divergence on)", title_justify="left")
+    for col in ("site", "channel", "in", "contribution to target"):
+        top.add_column(
+            col, justify="right" if col in ("channel", "contribution to target") else "left"
+        )
+    for e in a.error_channels[:10]:
+        top.add_row(e.site, str(e.channel), e.side, f"{e.contribution:+.3f}")
+    out.print(top)
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in a.timing.items())
+    out.print(f"time: {seconds}", highlight=False)
+
+
+@command
 def demo(
     serve: bool = typer.Option(
         True, "--serve/--no-serve", help="Serve the results in the browser when done."

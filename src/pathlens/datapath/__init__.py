@@ -4,7 +4,23 @@
 >>> dp = extract_datapath(net, images, control=other_images)
 """
 
+from pathlens.datapath._compare import (
+    SiteComparison,
+    channel_contributions,
+    compare,
+    target_contributions,
+)
 from pathlens.datapath._datapath import SCHEMA_VERSION, Datapath, Fidelity
 from pathlens.datapath._extract import METHODS, extract_datapath
 
-__all__ = ["METHODS", "SCHEMA_VERSION", "Datapath", "Fidelity", "extract_datapath"]
+__all__ = [
+    "METHODS",
+    "SCHEMA_VERSION",
+    "Datapath",
+    "Fidelity",
+    "SiteComparison",
+    "channel_contributions",
+    "compare",
+    "extract_datapath",
+    "target_contributions",
+]

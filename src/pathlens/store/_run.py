@@ -39,6 +39,15 @@ _MIGRATIONS = [
         body TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE analyses (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        created REAL NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -181,3 +190,45 @@ class RunStore:
         )
         keys = ("id", "name", "created", "method", "n_images", "kept_fraction", "image_set")
         return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    # ---------------------------------------------------------------- analyses
+    def save_analysis(self, analysis, name: str = "") -> int:
+        """Store an `AdversarialAnalysis` with its three image sets and datapaths; its id.
+
+        The image sets and datapaths get rows of their own (linked from the analysis), so
+        the web app can list and open them like any other.
+        """
+        body = analysis.to_dict()
+        links = {}
+        for key, datapath in analysis.datapaths.items():
+            images = analysis.set_images[key]
+            set_id = self.save_image_set(
+                f"{name or 'analysis'} {key}", images, None, {"set": key, **analysis.sets[key]}
+            )
+            dp_id = self.save_datapath(datapath, name=f"{name or 'analysis'} {key}",
+                                       image_set=set_id)  # fmt: skip
+            links[key] = {"image_set": set_id, "datapath": dp_id}
+        body["links"] = links
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO analyses (name, created, kind, body) VALUES (?, ?, ?, ?)",
+                (name, time.time(), "adversarial", json.dumps(body)),
+            )
+        return int(cursor.lastrowid)
+
+    def load_analysis(self, analysis_id: int):
+        """The stored `AdversarialAnalysis` (its `links` give the image set and datapath ids)."""
+        from pathlens.attacks import AdversarialAnalysis
+
+        row = self._db.execute("SELECT body FROM analyses WHERE id = ?", (analysis_id,)).fetchone()
+        if row is None:
+            raise PathlensError(f"There is no analysis {analysis_id} in {self.path}.")
+        body = json.loads(row[0])
+        links = body.pop("links")
+        analysis = AdversarialAnalysis.from_dict(body)
+        analysis.links = links
+        return analysis
+
+    def analyses(self) -> list[dict]:
+        rows = self._db.execute("SELECT id, name, created, kind FROM analyses ORDER BY id")
+        return [dict(zip(("id", "name", "created", "kind"), r, strict=True)) for r in rows]

@@ -1,0 +1,154 @@
+"""The adversarial analysis on the demo ResNet: sets, datapaths, comparison, contributions."""
+
+import json
+
+import pytest
+import torch
+
+from pathlens import PathlensError
+from pathlens.attacks import (
+    AdversarialAnalysis,
+    divergence_and_merge,
+    explain_adversarial,
+    progress_to_target,
+)
+from pathlens.datapath import SiteComparison
+from pathlens.model import Network
+from pathlens.store import RunStore
+
+BOOT, SNEAKER = 9, 7
+
+
+@pytest.fixture(scope="module")
+def net(demo_resnet):
+    return Network(demo_resnet, torch.zeros(1, 1, 28, 28))
+
+
+@pytest.fixture(scope="module")
+def data(test_set):
+    return test_set.images[:3000], test_set.labels[:3000]
+
+
+@pytest.fixture(scope="module")
+def analysis(net, data):
+    images, labels = data
+    return explain_adversarial(net, images, labels, BOOT, SNEAKER, eps=0.1, n=8)
+
+
+def test_sets_are_built_correctly(net, data, analysis):
+    images, labels = data
+    a_images = analysis.set_images["A"]
+    _, pred_a = net.predict(a_images)
+    assert (pred_a == SNEAKER).all()  # every adversarial image is predicted as the target
+    b_index = torch.tensor(analysis.sets["B"]["indices"])
+    assert (labels[b_index] == BOOT).all()
+    assert torch.equal(net.predict(images[b_index])[1], labels[b_index])
+    c_index = torch.tensor(analysis.sets["C"]["indices"])
+    assert (labels[c_index] == SNEAKER).all()
+    assert (net.predict(images[c_index])[1] == SNEAKER).all()
+    # A is B perturbed within eps
+    assert float((a_images - images[b_index]).abs().max()) <= 0.1 + 1e-5
+    assert analysis.sets["A"]["size"] == len(a_images) == 8
+
+
+def test_datapaths_comparison_and_rules(analysis):
+    for key, cls in (("A", SNEAKER), ("B", BOOT), ("C", SNEAKER)):
+        datapath = analysis.datapaths[key]
+        assert datapath.fidelity.sufficiency == 1.0
+        assert set(datapath.targets) == {cls}
+    for i, site in enumerate(analysis.sites):
+        a = set(analysis.datapaths["A"].channels[site])
+        b = set(analysis.datapaths["B"].channels[site])
+        ab = analysis.comparisons["AB"][i]
+        assert ab.site == site
+        assert ab.jaccard == pytest.approx(len(a & b) / len(a | b))
+        assert set(ab.only_a) == a - b and set(ab.only_b) == b - a
+    # the rules, recomputed from the stored similarities
+    progress = progress_to_target(analysis.comparisons["AB"], analysis.comparisons["AC"])
+    assert progress == pytest.approx(analysis.progress, abs=1e-4)
+    assert (analysis.divergence, analysis.merge) == divergence_and_merge(progress, analysis.sites)
+    # adversarial images end up closer to the target class than to their own
+    assert analysis.progress[-1] > 0.5
+    assert analysis.merge is not None and analysis.divergence is not None
+    assert analysis.sites.index(analysis.divergence) <= analysis.sites.index(analysis.merge)
+
+
+def test_error_channels(analysis):
+    start = analysis.sites.index(analysis.divergence)
+    assert analysis.error_channels
+    for e in analysis.error_channels:
+        assert analysis.sites.index(e.site) >= start
+        in_a = e.channel in analysis.datapaths["A"].channels[e.site]
+        in_b = e.channel in analysis.datapaths["B"].channels[e.site]
+        assert in_a != in_b and (e.side == "adversarial only") == in_a
+    magnitudes = [abs(e.contribution) for e in analysis.error_channels]
+    assert magnitudes == sorted(magnitudes, reverse=True)
+
+
+def test_contributions_match_a_manual_gradient(net, analysis):
+    """The contribution of channel i at s to channel j at t, recomputed by hand."""
+    key = "layer2.0.relu1->layer2.0.bn2"
+    s, t = key.split("->")
+    matrix = torch.tensor(analysis.contributions[key])
+    kept_s = analysis.datapaths["A"].channels[s]
+    kept_t = analysis.datapaths["A"].channels[t]
+    assert matrix.shape == (len(kept_s), len(kept_t))
+    modules = dict(net.model.named_modules())
+    x = analysis.set_images["A"]
+    saved = {}
+
+    def keep(name):
+        def hook(module, args, out):
+            saved[name] = out
+            return out.clone()
+
+        return hook
+
+    handles = [modules[n].register_forward_hook(keep(n)) for n in (s, t)]
+    with torch.enable_grad():
+        net.model(x.clone().requires_grad_(True))
+    for h in handles:
+        h.remove()
+    j = kept_t[0]
+    (grad,) = torch.autograd.grad(saved[t][:, j].sum(), saved[s])
+    by_hand = (grad * saved[s]).sum((2, 3)).mean(0)[kept_s]
+    assert torch.allclose(matrix[:, 0], by_hand, atol=1e-5)
+
+
+def test_stored_and_read_back(tmp_path, analysis):
+    with RunStore(tmp_path / "run") as run:
+        analysis_id = run.save_analysis(analysis, name="boot->sneaker")
+    with RunStore(tmp_path / "run", create=False) as run:
+        again = run.load_analysis(analysis_id)
+        assert again.divergence == analysis.divergence and again.merge == analysis.merge
+        assert again.datapaths["A"] == analysis.datapaths["A"]
+        images, _, meta = run.load_image_set(again.links["A"]["image_set"])
+        assert torch.equal(images, analysis.set_images["A"]) and meta["set"] == "A"
+        assert run.load_datapath(again.links["C"]["datapath"]) == analysis.datapaths["C"]
+    json.dumps(analysis.to_dict())  # plain JSON, nothing pickled
+    assert isinstance(AdversarialAnalysis.from_dict(analysis.to_dict()), AdversarialAnalysis)
+
+
+def test_rules_on_constructed_curves():
+    def comparisons(similarities):
+        return [SiteComparison(f"s{i}", 1.0, v, [], [], []) for i, v in enumerate(similarities)]
+
+    ab = comparisons([1.0, 0.6, 0.5, 0.2, 0.1])
+    ac = comparisons([0.2, 0.3, 0.5, 0.8, 0.95])
+    progress = progress_to_target(ab, ac)
+    assert progress[0] == 0.0 and progress[2] == pytest.approx(0.5)
+    assert divergence_and_merge(progress, [c.site for c in ab]) == ("s1", "s2")
+    never = progress_to_target(comparisons([1.0, 0.99]), comparisons([0.1, 0.2]))
+    assert divergence_and_merge(never, ["s0", "s1"]) == (None, None)
+
+
+def test_bad_input(net, data):
+    images, labels = data
+    with pytest.raises(PathlensError, match="are the same"):
+        explain_adversarial(net, images, labels, 3, 3)
+    with pytest.raises(PathlensError, match="not in 0..9"):
+        explain_adversarial(net, images, labels, 3, 12)
+    with pytest.raises(PathlensError, match="larger eps"):
+        explain_adversarial(net, images, labels, BOOT, SNEAKER, eps=1e-4, n=8)
+    with pytest.raises(PathlensError, match="outside"):
+        explain_adversarial(net, images * 2, labels, BOOT, SNEAKER)

@@ -152,3 +152,35 @@ def test_bad_input(net, data):
         explain_adversarial(net, images, labels, BOOT, SNEAKER, eps=1e-4, n=8)
     with pytest.raises(PathlensError, match="outside"):
         explain_adversarial(net, images * 2, labels, BOOT, SNEAKER)
+
+
+def test_neuron_view_for_any_channel(net, analysis, data):
+    from pathlens.attacks import neuron_view
+    from pathlens.mechanism import activation_maps, top_patches
+
+    strongest = analysis.error_channels[0]
+    view = neuron_view(net, analysis, strongest.site, strongest.channel)
+    direct = activation_maps(net, strongest.site, strongest.channel, analysis.set_images["A"])
+    assert view["maps"]["A"].shape == (8, 28, 28)
+    assert torch.allclose(view["maps"]["A"], direct, atol=2e-2)  # stored as float16
+    top = top_patches(net, strongest.site, data[0][:2000], channels=[strongest.channel])
+    assert torch.equal(view["patch_images"], top.image_index[0])
+    assert torch.allclose(view["patches"], top.patches[0], atol=1e-3)
+    stored = analysis.neurons[f"maximize/{strongest.site}/{strongest.channel}"]
+    assert torch.equal(view["maximization"], stored)
+    # any other channel works too; its maximisation image is made on demand
+    other = neuron_view(net, analysis, "stem.2", 0)
+    assert other["maximization"].shape == (1, 28, 28)
+    assert set(other["mean"]) == {"A", "B", "C"}
+    with pytest.raises(PathlensError, match="channels 0..15"):
+        neuron_view(net, analysis, "stem.2", 16)
+
+
+def test_neuron_arrays_survive_the_store(tmp_path, analysis):
+    with RunStore(tmp_path / "run") as run:
+        analysis_id = run.save_analysis(analysis)
+    with RunStore(tmp_path / "run", create=False) as run:
+        again = run.load_analysis(analysis_id)
+    assert set(again.neurons) == set(analysis.neurons)
+    for name, value in analysis.neurons.items():
+        assert torch.equal(again.neurons[name], value), name

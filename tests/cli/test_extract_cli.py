@@ -88,3 +88,23 @@ def test_extract_bad_input_is_a_message(tmp_path, demo_cnn):
         "--target", "boots",
     )  # fmt: skip
     assert result.exit_code == 2 and "Unknown class 'boots'" in result.output
+
+
+def test_adversarial_command(tmp_path, demo_resnet):
+    result = run(
+        "adversarial", "--source", "ankle-boot", "--target", "sneaker", "--n", 6,
+        "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "ankle-boot -> sneaker: attack pgd succeeded" in text
+    assert "divergence:" in text and "channels carrying the error" in text
+    with RunStore(tmp_path / "run", create=False) as store:
+        [summary] = store.analyses()
+        analysis = store.load_analysis(summary["id"])
+    assert analysis.sets["A"]["size"] == 6
+    assert f"divergence: {analysis.divergence}" in text
+    bad = run("adversarial", "--source", "boot", "--target", "sneaker", "--out", tmp_path / "r")
+    assert bad.exit_code == 2 and "Unknown class 'boot'" in bad.output
+    same = run("adversarial", "--source", "7", "--target", "sneaker", "--out", tmp_path / "r")
+    assert same.exit_code == 2 and "are the same" in same.output

@@ -10,6 +10,8 @@ from pathlens.attacks._explain import (
     ErrorChannel,
     divergence_and_merge,
     explain_adversarial,
+    neuron_arrays,
+    neuron_view,
     progress_to_target,
 )
 
@@ -21,5 +23,7 @@ __all__ = [
     "attack",
     "divergence_and_merge",
     "explain_adversarial",
+    "neuron_arrays",
+    "neuron_view",
     "progress_to_target",
 ]

@@ -88,6 +88,77 @@ class AdversarialAnalysis:
         return cls(**data)
 
 
+def neuron_arrays(
+    net: Network,
+    set_images: dict[str, torch.Tensor],
+    reference: torch.Tensor,
+    channels: list[ErrorChannel],
+    k: int = 8,
+    seed: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Neuron-level data for every channel, as named arrays (float16 where large):
+
+    ``acts/{set}/{site}`` the site's activations for each set's images [N, C, ...] (at the
+    site's resolution; `neuron_view` resizes them); ``patches/{site}/{field}`` the fields of
+    `top_patches` over `reference` for all channels; ``maximize/{site}/{channel}`` an
+    activation-maximisation image for each of `channels`.
+    """
+    from pathlens.mechanism import activation_maximization, top_patches
+
+    arrays: dict[str, torch.Tensor] = {}
+    for key, images in set_images.items():
+        for site, acts in net.activations(images).items():
+            arrays[f"acts/{key}/{site}"] = acts.half()
+    for site in net.site_names:
+        top = top_patches(net, site, reference, k=k)
+        for field_name in ("image_index", "position", "value", "box", "origin"):
+            arrays[f"patches/{site}/{field_name}"] = getattr(top, field_name)
+        arrays[f"patches/{site}/patches"] = top.patches.half()
+    for e in channels:
+        image = activation_maximization(net, e.site, e.channel, seed=seed)
+        arrays[f"maximize/{e.site}/{e.channel}"] = image
+    return arrays
+
+
+def neuron_view(net: Network, analysis: AdversarialAnalysis, site: str, channel: int) -> dict:
+    """Everything the neuron view shows for one channel, from the analysis's arrays.
+
+    Returns {"maps": set -> [N, H_in, W_in] activation maps resized to the input,
+    "mean": set -> [N] mean activation per image, "patches": [k, C_in, ph, pw],
+    "patch_values": [k], "patch_images": [k] indices into the reference images,
+    "maximization": [C_in, H, W] (made now if the analysis did not store it)}.
+    """
+    from pathlens.mechanism import activation_maximization
+
+    spec = net.site(site)
+    if not 0 <= channel < spec.channels:
+        raise PathlensError(f"Site {site!r} has channels 0..{spec.channels - 1}, not {channel}.")
+    neurons = analysis.neurons
+    height, width = net.input_shape[-2:]
+    maps, means = {}, {}
+    for key in SETS:
+        acts = neurons[f"acts/{key}/{site}"][:, channel].float()
+        if acts.dim() == 3:
+            means[key] = acts.mean((1, 2))
+            maps[key] = torch.nn.functional.interpolate(
+                acts[:, None], size=(height, width), mode="bilinear", align_corners=False
+            )[:, 0]
+        else:
+            means[key] = acts
+            maps[key] = acts[:, None, None].expand(-1, height, width)
+    maximize = neurons.get(f"maximize/{site}/{channel}")
+    if maximize is None:
+        maximize = activation_maximization(net, site, channel)
+    return {
+        "maps": maps,
+        "mean": means,
+        "patches": neurons[f"patches/{site}/patches"][channel].float(),
+        "patch_values": neurons[f"patches/{site}/value"][channel],
+        "patch_images": neurons[f"patches/{site}/image_index"][channel],
+        "maximization": maximize,
+    }
+
+
 def progress_to_target(ab: list[SiteComparison], ac: list[SiteComparison]) -> list[float]:
     """Per site, where A stands between B (0) and C (1): d(A,B) / (d(A,B) + d(A,C)), with
     d = 1 - activation similarity. Normalised per site, so sites of different kinds (a ReLU
@@ -136,6 +207,8 @@ def explain_adversarial(
     min_set: int = 4,
     n_control: int = 64,
     adversarial: torch.Tensor | None = None,
+    patch_images: int = 2000,
+    n_maximize: int = 8,
     seed: int = 0,
     callback: Callable[[dict], None] | None = None,
     **datapath_settings,
@@ -150,6 +223,9 @@ def explain_adversarial(
             pixels; ignored when `adversarial` images (made elsewhere, [K, ...], paired with
             the first K correctly classified source images) are given.
         n: images per set (at most); min_set: smaller sets are refused.
+        patch_images: how many of `images` are searched for each channel's top-activating
+            patches; n_maximize: activation-maximisation images are made for this many of the
+            strongest error channels (others on demand, by `neuron_view`).
 
     Returns an `AdversarialAnalysis`. Divergence and merge (see `divergence_and_merge`): per
     site, A's position between B (0) and C (1) is d(A,B) / (d(A,B) + d(A,C)) with d = 1 -
@@ -273,6 +349,13 @@ def explain_adversarial(
     t = time.perf_counter()
     matrices = channel_contributions(net, set_images["A"], datapaths["A"].channels)
     timing["contributions"] = time.perf_counter() - t
+
+    emit({"stage": "neurons"})
+    t = time.perf_counter()
+    neurons = neuron_arrays(
+        net, set_images, images[:patch_images], error_channels[:n_maximize], seed=seed
+    )
+    timing["neurons"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - start
     analysis = AdversarialAnalysis(
         source=int(source),
@@ -289,6 +372,9 @@ def explain_adversarial(
         attack=attack_facts,
         timing={k: round(v, 3) for k, v in timing.items()},
     )
-    analysis.set_images = set_images  # the images themselves, for storing; not serialised
+    # The images and neuron-level arrays travel with the analysis, outside its JSON; the run
+    # store keeps them as arrays.
+    analysis.set_images = set_images
+    analysis.neurons = neurons
     emit({"stage": "done", "analysis": analysis})
     return analysis

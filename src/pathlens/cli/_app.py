@@ -266,7 +266,10 @@ def adversarial(
     n_classes = net.predict(data[:1])[0].shape[1]
     classes = loaded.classes or tuple(str(i) for i in range(n_classes))
     src, tgt = class_index(source, classes), class_index(target, classes)
-    stages = ["attack", "datapath A", "datapath B", "datapath C", "comparison", "contributions"]
+    stages = [
+        "attack", "datapath A", "datapath B", "datapath C", "comparison", "contributions",
+        "neurons",
+    ]  # fmt: skip
     with progress_bar() as bar:
         task = bar.add_task("adversarial analysis", total=len(stages), status="")
 

@@ -48,6 +48,13 @@ _MIGRATIONS = [
         body TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE arrays (
+        name TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        data BLOB NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -191,6 +198,30 @@ class RunStore:
         keys = ("id", "name", "created", "method", "n_images", "kept_fraction", "image_set")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    # ---------------------------------------------------------------- arrays
+    def save_arrays(self, arrays: dict[str, torch.Tensor]) -> None:
+        """Store named tensors (as .npy without pickling), all in one transaction."""
+        rows = []
+        for name, tensor in arrays.items():
+            buffer = io.BytesIO()
+            np.save(buffer, tensor.detach().cpu().numpy(), allow_pickle=False)
+            rows.append((name, time.time(), buffer.getvalue()))
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?)", rows)
+
+    def load_array(self, name: str) -> torch.Tensor:
+        row = self._db.execute("SELECT data FROM arrays WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise PathlensError(f"There is no array {name!r} in {self.path}.")
+        return torch.from_numpy(np.load(io.BytesIO(row[0]), allow_pickle=False))
+
+    def array_names(self, prefix: str = "") -> list[str]:
+        rows = self._db.execute(
+            "SELECT name FROM arrays WHERE substr(name, 1, ?) = ? ORDER BY name",
+            (len(prefix), prefix),
+        )
+        return [r[0] for r in rows]
+
     # ---------------------------------------------------------------- analyses
     def save_analysis(self, analysis, name: str = "") -> int:
         """Store an `AdversarialAnalysis` with its three image sets and datapaths; its id.
@@ -214,7 +245,13 @@ class RunStore:
                 "INSERT INTO analyses (name, created, kind, body) VALUES (?, ?, ?, ?)",
                 (name, time.time(), "adversarial", json.dumps(body)),
             )
-        return int(cursor.lastrowid)
+        analysis_id = int(cursor.lastrowid)
+        neurons = getattr(analysis, "neurons", None)
+        if neurons is not None:
+            self.save_arrays(
+                {f"analysis/{analysis_id}/{key}": value for key, value in neurons.items()}
+            )
+        return analysis_id
 
     def load_analysis(self, analysis_id: int):
         """The stored `AdversarialAnalysis` (its `links` give the image set and datapath ids)."""
@@ -227,6 +264,13 @@ class RunStore:
         links = body.pop("links")
         analysis = AdversarialAnalysis.from_dict(body)
         analysis.links = links
+        prefix = f"analysis/{analysis_id}/"
+        analysis.neurons = {
+            name[len(prefix) :]: self.load_array(name) for name in self.array_names(prefix)
+        }
+        analysis.set_images = {
+            key: self.load_image_set(link["image_set"])[0] for key, link in links.items()
+        }
         return analysis
 
     def analyses(self) -> list[dict]:

@@ -184,3 +184,45 @@ def test_neuron_arrays_survive_the_store(tmp_path, analysis):
     assert set(again.neurons) == set(analysis.neurons)
     for name, value in analysis.neurons.items():
         assert torch.equal(again.neurons[name], value), name
+
+
+def test_imported_adversarial_images_give_the_same_analysis(net, data, analysis):
+    from pathlens.attacks import attack
+
+    images, labels = data
+    _, top1 = net.predict(images)
+    candidates = torch.nonzero((labels == BOOT) & (top1 == BOOT)).flatten()[:16]
+    made = attack(net.model, images[candidates], labels[candidates], "pgd", 0.1, SNEAKER)
+    imported = explain_adversarial(net, images, labels, BOOT, SNEAKER, adversarial=made.images, n=8)
+    assert imported.attack["method"] == "imported"
+    assert imported.sets == analysis.sets
+    assert torch.equal(imported.set_images["A"], analysis.set_images["A"])
+    for key in ("A", "B", "C"):
+        assert imported.datapaths[key].channels == analysis.datapaths[key].channels
+    assert (imported.divergence, imported.merge) == (analysis.divergence, analysis.merge)
+
+
+def test_contributions_sum_to_the_channel_input():
+    """Between a ReLU site and the convolution after it, the contributions of all input
+    channels add up to the convolution's output minus its bias (the map is linear)."""
+    from torch import nn
+
+    from pathlens.datapath import channel_contributions
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Conv2d(3, 2, 3, padding=1), nn.Flatten()
+    ).eval()
+    x = torch.rand(5, 1, 6, 6)
+    small = Network(model, x, sites=["1", "2"])
+    matrices = channel_contributions(small, x, {"1": [0, 1, 2], "2": [0, 1]})
+    matrix = matrices[("1", "2")]
+    with torch.no_grad():
+        out = model[2](model[1](model[0](x)))
+    expected = (out - model[2].bias.view(1, -1, 1, 1)).sum((2, 3)).mean(0)
+    assert torch.allclose(matrix.sum(0), expected, atol=1e-5)
+    # and each entry is the channel's own share: conv of channel i alone, summed
+    with torch.no_grad():
+        hidden = model[1](model[0](x))
+        only_1 = torch.nn.functional.conv2d(hidden[:, 1:2], model[2].weight[:, 1:2], padding=1)
+    assert torch.allclose(matrix[1], only_1.sum((2, 3)).mean(0), atol=1e-5)

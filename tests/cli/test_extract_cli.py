@@ -108,3 +108,25 @@ def test_adversarial_command(tmp_path, demo_resnet):
     assert bad.exit_code == 2 and "Unknown class 'boot'" in bad.output
     same = run("adversarial", "--source", "7", "--target", "sneaker", "--out", tmp_path / "r")
     assert same.exit_code == 2 and "are the same" in same.output
+
+
+def test_adversarial_command_with_imported_images(tmp_path, demo_resnet, test_set):
+    from pathlens import Network
+    from pathlens.attacks import attack
+
+    net = Network(demo_resnet, test_set.images[:1])
+    _, top1 = net.predict(test_set.images)
+    boots = torch.nonzero((test_set.labels == 9) & (top1 == 9)).flatten()[:8]
+    made = attack(demo_resnet, test_set.images[boots], test_set.labels[boots], "pgd", 0.1, 7)
+    npz = tmp_path / "adv.npz"
+    np.savez(npz, images=made.images.numpy())
+    result = run(
+        "adversarial", "--source", "ankle-boot", "--target", "sneaker", "--n", 6,
+        "--adversarial", npz, "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "attack imported succeeded" in " ".join(result.output.split())
+    with RunStore(tmp_path / "run", create=False) as store:
+        analysis = store.load_analysis(store.analyses()[0]["id"])
+    assert analysis.attack["method"] == "imported"
+    assert torch.allclose(analysis.set_images["A"], made.images[made.success][:6])

@@ -242,6 +242,12 @@ def adversarial(
         None, help="Labelled images (.npz with images and labels); default: the demo test set."
     ),
     attack: str = typer.Option("pgd", help="fgsm, pgd, pgd-l2, mifgsm, cw or deepfool."),
+    adversarial_images: Path | None = typer.Option(
+        None,
+        "--adversarial",
+        help="Adversarial images made elsewhere (.npz or PNG folder), in the order of the "
+        "correctly classified source images of --images; replaces --attack.",
+    ),
     eps: float = typer.Option(0.1, help="Perturbation budget in [0, 1] pixels."),
     n: int = typer.Option(32, help="Images per set (adversarial, source, target)."),
     name: str = typer.Option("", help="A name for this analysis in the run."),
@@ -283,9 +289,13 @@ def adversarial(
             elif event["stage"] == "done":
                 bar.update(task, completed=len(stages), status="done")
 
+        imported = None
+        if adversarial_images is not None:
+            imported, _ = load_images(adversarial_images, net.input_shape)
         analysis = explain_adversarial(
-            net, data, labels, src, tgt, attack=attack, eps=eps, n=n, callback=on_event
-        )
+            net, data, labels, src, tgt, attack=attack, eps=eps, n=n, adversarial=imported,
+            callback=on_event,
+        )  # fmt: skip
     with RunStore(out_dir) as run:
         analysis_id = run.save_analysis(analysis, name=name or f"{source}->{target}")
     _print_analysis(analysis, classes)

@@ -130,3 +130,15 @@ def test_adversarial_command_with_imported_images(tmp_path, demo_resnet, test_se
         analysis = store.load_analysis(store.analyses()[0]["id"])
     assert analysis.attack["method"] == "imported"
     assert torch.allclose(analysis.set_images["A"], made.images[made.success][:6])
+
+
+def test_a_bad_run_folder_fails_before_any_work(tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    for command in (
+        ["extract", "--images", tmp_path / "missing.npz"],
+        ["adversarial", "--source", "0", "--target", "1"],
+    ):
+        result = run(*command, "--out", not_a_folder)
+        assert result.exit_code == 2
+        assert "is a file, not a run folder" in " ".join(result.output.split())

@@ -163,6 +163,7 @@ def extract(
     from pathlens.data import class_index, fashion_mnist, load_images, sample_images
     from pathlens.store import RunStore
 
+    RunStore(out_dir).close()  # a bad --out fails now, not after the computation
     loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
     net = pathlens.Network(loaded.model, loaded.example_input)
     x, labels = load_images(images, net.input_shape)
@@ -258,6 +259,7 @@ def adversarial(
     from pathlens.data import class_index, fashion_mnist, load_images
     from pathlens.store import RunStore
 
+    RunStore(out_dir).close()  # a bad --out fails now, not after the computation
     loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
     net = pathlens.Network(loaded.model, loaded.example_input)
     if images is not None:

@@ -85,3 +85,42 @@ def test_bad_input(cnn_net, test_set):
     for images, kwargs, message in cases:
         with pytest.raises(PathlensError, match=message):
             extract_datapath(cnn_net, images, **kwargs)
+
+
+def test_a_killed_writer_leaves_a_readable_run(tmp_path, datapath):
+    """kill -9 a process in the middle of writing: every completed write is there."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "dp.json").write_text(datapath.to_json())
+    script = f"""
+import torch
+from pathlens import Datapath
+from pathlens.store import RunStore
+dp = Datapath.from_json(open({str(tmp_path / "dp.json")!r}).read())
+with RunStore({str(tmp_path / "run")!r}) as run:
+    for i in range(100000):
+        run.save_image_set(f"set {{i}}", torch.rand(64, 1, 28, 28))
+        run.save_datapath(dp, name=f"dp {{i}}")
+        print(i, flush=True)
+"""
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    lines = 0
+    deadline = time.time() + 60
+    while lines < 20 and time.time() < deadline:
+        if writer.stdout.readline():
+            lines += 1
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    assert lines == 20, "the writer never got going"
+    with RunStore(tmp_path / "run", create=False) as run:
+        summaries = run.datapaths()
+        assert len(summaries) >= 20  # every write reported done is there
+        for summary in summaries:
+            assert run.load_datapath(summary["id"]) == datapath
+        for image_set in run.image_sets():
+            images, _, _ = run.load_image_set(image_set["id"])
+            assert images.shape == (64, 1, 28, 28)

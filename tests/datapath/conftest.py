@@ -1,18 +1,6 @@
-import pytest
 import torch
 
-from pathlens import Network
 from pathlens.data import sample_images
-
-
-@pytest.fixture(scope="session")
-def resnet_net(demo_resnet):
-    return Network(demo_resnet, torch.zeros(1, 1, 28, 28))
-
-
-@pytest.fixture(scope="session")
-def cnn_net(demo_cnn):
-    return Network(demo_cnn, torch.zeros(1, 1, 28, 28))
 
 
 def class_set(net, test_set, cls, n):

@@ -17,13 +17,13 @@ from pathlens.mechanism import (
 
 
 @pytest.fixture(scope="module")
-def resnet(demo_resnet):
-    return Network(demo_resnet, torch.zeros(1, 1, 28, 28))
+def resnet(resnet_net):  # short names, used by parametrised tests below
+    return resnet_net
 
 
 @pytest.fixture(scope="module")
-def cnn(demo_cnn):
-    return Network(demo_cnn, torch.zeros(1, 1, 28, 28))
+def cnn(cnn_net):
+    return cnn_net
 
 
 @pytest.fixture(scope="module")

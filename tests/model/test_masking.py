@@ -20,11 +20,6 @@ def zero_by_hand(module, channels, reference=None):
 
 
 @pytest.fixture(scope="module")
-def resnet_net(demo_resnet):
-    return Network(demo_resnet, torch.zeros(1, 1, 28, 28))
-
-
-@pytest.fixture(scope="module")
 def images(test_set):
     return test_set.images[:64]
 

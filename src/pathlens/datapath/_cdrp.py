@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pathlens.datapath._gates import frozen
+from pathlens._torch import frozen
 from pathlens.datapath._problem import Problem
 
 

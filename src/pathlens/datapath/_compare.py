@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from pathlens._torch import forward_with_grad
 from pathlens.datapath._datapath import Datapath
 from pathlens.model import Network
 
@@ -69,7 +70,7 @@ def channel_contributions(
     differentiates the real forward.
     """
     edges = net.edges if edges is None else edges
-    x, _, outputs = _forward_with_grad(net, images, {name for edge in edges for name in edge})
+    x, _, outputs = forward_with_grad(net.model, images, {name for edge in edges for name in edge})
     sources_of: dict[str, list[str]] = {}
     for s, t in edges:
         sources_of.setdefault(t, []).append(s)
@@ -97,36 +98,9 @@ def target_contributions(
 ) -> dict[str, torch.Tensor]:
     """Gradient x activation of the `target` logit per channel: site -> [C], set mean."""
     names = [s.name for s in net.sites]
-    x, logits, outputs = _forward_with_grad(net, images, names)
+    x, logits, outputs = forward_with_grad(net.model, images, names)
     grads = torch.autograd.grad(logits[:, target].sum(), [outputs[n] for n in names])
     return {
         n: (g * outputs[n]).reshape(len(x), g.shape[1], -1).sum(2).mean(0).detach()
         for n, g in zip(names, grads, strict=True)
     }
-
-
-def _forward_with_grad(net: Network, images: torch.Tensor, sites) -> tuple:
-    """One forward with gradients, keeping the outputs of `sites`: (input, logits, outputs).
-
-    Each hook hands a clone downstream, so in-place operations after a site (an in-place
-    ReLU) cannot change the kept output that gradients are taken with respect to.
-    """
-    modules = dict(net.model.named_modules())
-    outputs: dict[str, torch.Tensor] = {}
-
-    def capture(name):
-        def hook(module, args, out):
-            outputs[name] = out
-            return out.clone()
-
-        return hook
-
-    handles = [modules[name].register_forward_hook(capture(name)) for name in sites]
-    x = images.detach().clone().requires_grad_(True)
-    try:
-        with torch.enable_grad():
-            logits = net.model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return x, logits, outputs

@@ -9,25 +9,12 @@ collapse), so early stopping is driven by hard-mask checks, and the best checked
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 
+from pathlens._torch import frozen
 from pathlens.datapath._problem import Problem, keep_top
-
-
-@contextmanager
-def frozen(model: torch.nn.Module):
-    """Weights without gradients for the duration (only the gates learn)."""
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    for p, _ in flags:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
 
 
 def hard_gates(gates: dict[str, torch.Tensor], threshold: float = 0.5) -> dict[str, torch.Tensor]:

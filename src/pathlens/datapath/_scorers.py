@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from pathlens._torch import forward_with_grad, frozen
 from pathlens.datapath._problem import Problem
 
 
@@ -24,31 +25,20 @@ def activation_scores(problem: Problem, **_) -> dict[str, torch.Tensor]:
 
 def gradxact_scores(problem: Problem, **_) -> dict[str, torch.Tensor]:
     """|gradient x activation| of the target logit, summed over positions, mean over the set."""
-    net, outputs = problem.net, {}
-
-    def keep(name):
-        def hook(module, args, out):
-            out.retain_grad()
-            outputs[name] = out
-
-        return hook
-
-    modules = dict(net.model.named_modules())
-    handles = [modules[s.name].register_forward_hook(keep(s.name)) for s in net.sites]
-    totals = {s.name: torch.zeros(s.channels) for s in net.sites}
-    try:
+    names = problem.net.site_names
+    totals = {s.name: torch.zeros(s.channels) for s in problem.sites}
+    with frozen(problem.net.model):
         for start in range(0, len(problem.images), problem.batch_size):
-            x = problem.images[start : start + problem.batch_size]
             t = problem.targets[start : start + problem.batch_size]
-            logits = net.model(x)
-            logits.gather(1, t[:, None]).sum().backward()
-            for name, out in outputs.items():
-                totals[name] += _channel_sum(out.grad * out).abs().sum(0).detach()
-            net.model.zero_grad(set_to_none=True)
+            x, logits, outputs = forward_with_grad(
+                problem.net.model, problem.images[start : start + problem.batch_size], names
+            )
+            grads = torch.autograd.grad(
+                logits.gather(1, t[:, None]).sum(), [outputs[n] for n in names]
+            )
+            for name, grad in zip(names, grads, strict=True):
+                totals[name] += _channel_sum(grad * outputs[name]).abs().sum(0).detach()
             problem.images_pushed += len(x)
-    finally:
-        for h in handles:
-            h.remove()
     return {n: v / len(problem.images) for n, v in totals.items()}
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import operator
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pathlens._torch import frozen
 from pathlens.errors import PathlensError
 from pathlens.model import Network, Site
 
@@ -500,17 +501,13 @@ def _analysis_mode(model: nn.Module, freeze: bool = False) -> Iterator[None]:
     """Eval mode (batch norm uses its running statistics and is not updated, no dropout) and,
     with `freeze`, weights without gradients; everything is restored afterwards."""
     modes = [(m, m.training) for m in model.modules()]
-    flags = [(p, p.requires_grad) for p in model.parameters()] if freeze else []
     model.eval()
-    for p, _ in flags:
-        p.requires_grad_(False)
     try:
-        yield
+        with frozen(model) if freeze else nullcontext():
+            yield
     finally:
         for m, training in modes:
             m.training = training
-        for p, requires_grad in flags:
-            p.requires_grad_(requires_grad)
 
 
 # ---------------------------------------------------------------------------- checks

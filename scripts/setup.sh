@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for pathlens: Debian packages, a virtual environment in .venv,
-# torch==2.13.0 (the local CPU build) before the package, then the package with its dev extras.
+# torch==2.13.0 (the local CPU build) before the package, then the package with its dev extras,
+# then the web front end (npm ci + vite build into src/pathlens/server/static).
 # Idempotent: every step checks whether it is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${PATHLENS_VENV:-.venv}
-APT_PACKAGES=(dataset-fashion-mnist)
+APT_PACKAGES=(dataset-fashion-mnist chromium fonts-dejavu-core)  # chromium: browser tests
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -38,5 +39,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     say "installing pathlens with its dev extras"
     "${PIP[@]}" install -e '.[dev]'
     touch "$stamp"
+fi
+# The front end: rebuilt when a source file is newer than the build (never committed).
+built=src/pathlens/server/static/index.html
+if [ ! -f "$built" ] || [ -n "$(find web -path web/node_modules -prune -o -type f -newer "$built" -print -quit)" ]; then
+    if ! command -v npm >/dev/null; then
+        say "npm is missing: install Node.js 20 (apt-get install nodejs npm)"; exit 1
+    fi
+    if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
+        say "installing the front end's packages (npm ci)"
+        (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    say "building the front end"
+    (cd web && npm run --silent build -- --logLevel error)
 fi
 say "ready ($VENV)"

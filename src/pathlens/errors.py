@@ -10,3 +10,7 @@ class PathlensError(Exception):
 
 class PathlensWarning(UserWarning):
     """A result is usable but weaker than asked for (for example, a lower fidelity)."""
+
+
+class NotFoundError(PathlensError):
+    """Something asked for by id or name (an analysis, a site, a channel) does not exist."""

@@ -303,6 +303,12 @@ def explain_adversarial(
               "description": "normal target images predicted correctly"},
     }  # fmt: skip
 
+    for key, imgs in set_images.items():
+        probs = torch.softmax(net.predict(imgs)[0], dim=1)
+        confidence, predicted = probs.max(dim=1)
+        sets[key]["predictions"] = predicted.tolist()
+        sets[key]["confidence"] = [round(float(c), 4) for c in confidence]
+
     datapaths = {}
     for name, cls in (("A", target), ("B", source), ("C", target)):
         emit({"stage": "datapath", "set": name})

@@ -161,7 +161,7 @@ def extract(
     import warnings
 
     from pathlens.data import class_index, fashion_mnist, load_images, sample_images
-    from pathlens.store import RunStore
+    from pathlens.store import RunStore, remember_model
 
     RunStore(out_dir).close()  # a bad --out fails now, not after the computation
     loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
@@ -200,6 +200,7 @@ def extract(
         if issubclass(w.category, pathlens.PathlensWarning):
             err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
     with RunStore(out_dir) as run:
+        remember_model(run, net, spec=model, weights=weights, classes=loaded.classes, data=None)
         set_id = run.save_image_set(name or images.stem, x, labels, {"source": str(images)})
         dp_id = run.save_datapath(datapath, name=name or images.stem, image_set=set_id)
     _print_datapath(net, datapath, classes)
@@ -257,7 +258,7 @@ def adversarial(
     source class's and joins the target class's, and the channels that carry the error."""
     from pathlens.attacks import explain_adversarial
     from pathlens.data import class_index, fashion_mnist, load_images
-    from pathlens.store import RunStore
+    from pathlens.store import RunStore, remember_model
 
     RunStore(out_dir).close()  # a bad --out fails now, not after the computation
     loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
@@ -274,34 +275,40 @@ def adversarial(
     n_classes = net.predict(data[:1])[0].shape[1]
     classes = loaded.classes or tuple(str(i) for i in range(n_classes))
     src, tgt = class_index(source, classes), class_index(target, classes)
+    imported = None
+    if adversarial_images is not None:
+        imported, _ = load_images(adversarial_images, net.input_shape)
+    with progress_bar() as bar:
+        analysis = explain_adversarial(
+            net, data, labels, src, tgt, attack=attack, eps=eps, n=n, adversarial=imported,
+            callback=_analysis_progress(bar),
+        )  # fmt: skip
+    with RunStore(out_dir) as run:
+        remember_model(run, net, spec=model, weights=weights, classes=classes, data=images)
+        analysis_id = run.save_analysis(analysis, name=name or f"{source}->{target}")
+    _print_analysis(analysis, classes)
+    out.print(f"saved analysis {analysis_id} in {out_dir}", highlight=False)
+
+
+def _analysis_progress(bar):
+    """A callback for `explain_adversarial` events that moves one bar through its stages."""
     stages = [
         "attack", "datapath A", "datapath B", "datapath C", "comparison", "contributions",
         "neurons",
     ]  # fmt: skip
-    with progress_bar() as bar:
-        task = bar.add_task("adversarial analysis", total=len(stages), status="")
+    task = bar.add_task("adversarial analysis", total=len(stages), status="")
 
-        def on_event(event: dict) -> None:
-            stage = event["stage"] + (f" {event['set']}" if "set" in event else "")
-            if stage in stages:
-                status = stage
-                if "step" in event:
-                    status += f" step {event['step']}, kept {event['kept_fraction']:.0%}"
-                bar.update(task, completed=stages.index(stage), status=status)
-            elif event["stage"] == "done":
-                bar.update(task, completed=len(stages), status="done")
+    def on_event(event: dict) -> None:
+        stage = event["stage"] + (f" {event['set']}" if "set" in event else "")
+        if stage in stages:
+            status = stage
+            if "step" in event:
+                status += f" step {event['step']}, kept {event['kept_fraction']:.0%}"
+            bar.update(task, completed=stages.index(stage), status=status)
+        elif event["stage"] == "done":
+            bar.update(task, completed=len(stages), status="done")
 
-        imported = None
-        if adversarial_images is not None:
-            imported, _ = load_images(adversarial_images, net.input_shape)
-        analysis = explain_adversarial(
-            net, data, labels, src, tgt, attack=attack, eps=eps, n=n, adversarial=imported,
-            callback=on_event,
-        )  # fmt: skip
-    with RunStore(out_dir) as run:
-        analysis_id = run.save_analysis(analysis, name=name or f"{source}->{target}")
-    _print_analysis(analysis, classes)
-    out.print(f"saved analysis {analysis_id} in {out_dir}", highlight=False)
+    return on_event
 
 
 def _print_analysis(analysis, classes) -> None:
@@ -339,46 +346,124 @@ def _print_analysis(analysis, classes) -> None:
     out.print(f"time: {seconds}", highlight=False)
 
 
+DEMO_PAIR = ("ankle-boot", "sneaker")  # the PGD attack turns most ankle boots into sneakers
+
+
 @command
 def demo(
     serve: bool = typer.Option(
         True, "--serve/--no-serve", help="Serve the results in the browser when done."
     ),
+    out_dir: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run folder to use."),
+    port: int = typer.Option(8765, help="Port of the web app."),
 ) -> None:
-    """Run the embedded demo: train (first time) or load the demo models, show their sites,
-    and extract the datapath of 16 ankle boots in the demo ResNet."""
-    import warnings
-
+    """Run the embedded demo: train (first time) or load the demo ResNet, explain why PGD
+    turns ankle boots into sneakers, and serve the analysis in the browser."""
     from pathlens import demo as demo_models
-    from pathlens.data import CLASS_NAMES, class_index, fashion_mnist, sample_images
+    from pathlens.attacks import explain_adversarial
+    from pathlens.data import CLASS_NAMES, class_index, fashion_mnist
+    from pathlens.store import RunStore, remember_model
 
-    nets = {}
-    for name in demo_models.MODELS:
-        loaded = pathlens.load_model(f"demo:{name}")
-        facts = demo_models.info(name)
-        nets[name] = pathlens.Network(loaded.model, loaded.example_input)
-        out.print(
-            f"[bold]demo:{name}[/] test accuracy {facts['test_accuracy']:.4f} "
-            f"(trained in {facts['train_seconds']} s; weights in {demo_models.weights_path(name)})"
-        )
-        out.print(_sites_table(nets[name], f"demo:{name}: {len(nets[name].sites)} sites"))
-    test = fashion_mnist("test")
-    boot = class_index("ankle-boot")
-    images = demo_models.class_images(nets["resnet"], test, boot, 16)
-    control = sample_images(test, 64, exclude=[boot], seed=1)
-    out.print(f"\n[bold]Datapath of {len(images)} ankle boots in demo:resnet[/]")
-    with progress_bar() as bar, warnings.catch_warnings():
-        warnings.simplefilter("ignore", pathlens.PathlensWarning)
-        task = bar.add_task("datapath (gates)", total=None, status="")
-        datapath = pathlens.extract_datapath(
-            nets["resnet"], images, control=control, callback=_progress_events(bar, task)
-        )
-    _print_datapath(nets["resnet"], datapath, CLASS_NAMES)
+    name = f"{DEMO_PAIR[0]}->{DEMO_PAIR[1]}"
+    with RunStore(out_dir) as run:
+        done = [a for a in run.analyses() if a["name"] == name]
+    loaded = pathlens.load_model("demo:resnet")
+    facts = demo_models.info("resnet")
+    out.print(
+        f"[bold]demo:resnet[/] test accuracy {facts['test_accuracy']:.4f} "
+        f"(weights in {demo_models.weights_path('resnet')})"
+    )
+    if done:
+        out.print(f"analysis {name} is already in {out_dir} (delete the folder to redo it)")
+    else:
+        net = pathlens.Network(loaded.model, loaded.example_input)
+        test = fashion_mnist("test")
+        source, target = (class_index(c) for c in DEMO_PAIR)
+        out.print(f"\n[bold]Why PGD (eps 0.1) makes the demo ResNet see {name}[/]")
+        with progress_bar() as bar:
+            analysis = explain_adversarial(
+                net, test.images, test.labels, source, target, attack="pgd", eps=0.1,
+                callback=_analysis_progress(bar),
+            )  # fmt: skip
+        with RunStore(out_dir) as run:
+            remember_model(run, net, spec="demo:resnet", weights=None, classes=CLASS_NAMES,
+                           data=None)  # fmt: skip
+            run.save_analysis(analysis, name=name)
+        _print_analysis(analysis, CLASS_NAMES)
     if serve:
-        out.print(
-            "The web app is not built yet (it arrives with the web-app issue): use "
-            "`pathlens extract --out RUN` to store datapaths in a run folder."
-        )
+        _serve(out_dir, "127.0.0.1", port)
+    else:
+        out.print(f"results in {out_dir}; see them with `pathlens serve {out_dir}`")
+
+
+@command
+def serve(
+    run_dir: Path = typer.Argument(..., help="The run folder to show."),
+    port: int = typer.Option(8765, help="Port to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        help="Address to listen on. Anything but loopback requires a token, which is "
+        "generated and printed in the URL.",
+    ),
+    jobs: bool = typer.Option(
+        True, "--jobs/--no-jobs", help="Allow new analyses and datapaths to run from the page."
+    ),
+) -> None:
+    """Serve a run folder in the browser: network, layer and neuron views of its analyses."""
+    _serve(run_dir, host, port, jobs=jobs)
+
+
+def _serve(run_dir: Path, host: str, port: int, *, jobs: bool = True) -> None:
+    import errno
+    import socket
+
+    import uvicorn
+
+    from pathlens.server import create_app, is_loopback, new_token
+
+    token = None if is_loopback(host) else new_token()
+    app = create_app(run_dir, token=token, jobs=jobs)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc})"
+            raise PathlensError(
+                f"Port {port} on {host} {reason}: give another with --port."
+            ) from None
+    shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    out.print(f"[bold]pathlens[/] serving {run_dir} at [link={url}]{url}[/link]", highlight=False)
+    if token:
+        out.print("[yellow]Anyone with this URL can use the app; share it with care.[/]")
+    out.print("press Ctrl+C to stop")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@command
+def report(
+    run_dir: Path = typer.Argument(..., help="The run folder to report."),
+    out_file: Path = typer.Option(
+        Path("report.html"), "--out", "-o", help="The HTML file to write."
+    ),
+) -> None:
+    """Write one self-contained HTML file with the run's views (no server, no network)."""
+    from pathlens.server import write_report
+
+    with progress_bar() as bar:
+        task = bar.add_task("report", total=None, status="collecting views")
+
+        def moved(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, status=f"{done}/{total} views")
+
+        facts = write_report(run_dir, out_file, progress=moved)
+    out.print(
+        f"wrote {out_file} ({facts['bytes'] / 1e6:.1f} MB, {facts['answers']} views); open it "
+        "in a browser, no server needed",
+        highlight=False,
+    )
 
 
 def _progress_events(bar, task):

@@ -4,6 +4,7 @@ import difflib
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 
 import torch
 from torch import nn
@@ -111,6 +112,18 @@ class Network:
             f"Network({type(self.model).__name__}, {len(self.sites)} sites, "
             f"{sum(s.channels for s in self.sites)} channels, graph from {self.graph_source})"
         )
+
+    def describe(self) -> dict:
+        """The structure as JSON (sites, edges, graph source): what a run stores and the web
+        app draws, without the model."""
+        return {
+            "sites": [
+                {**asdict(s), "segment": list(s.segment), "shape": list(s.shape)}
+                for s in self.sites
+            ],
+            "edges": [list(e) for e in self.edges],
+            "graph_source": self.graph_source,
+        }
 
     def site(self, name: str) -> Site:
         """The site called `name`; a clear error for an unknown name."""

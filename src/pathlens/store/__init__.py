@@ -5,6 +5,7 @@
 ...     run.datapaths()
 """
 
+from pathlens.store._context import RunModel, load_run_model, remember_model
 from pathlens.store._run import DB_NAME, SCHEMA_VERSION, RunStore
 
-__all__ = ["DB_NAME", "SCHEMA_VERSION", "RunStore"]
+__all__ = ["DB_NAME", "SCHEMA_VERSION", "RunModel", "RunStore", "load_run_model", "remember_model"]

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from pathlens.datapath import Datapath
-from pathlens.errors import PathlensError
+from pathlens.errors import NotFoundError, PathlensError
 
 DB_NAME = "run.sqlite"
 
@@ -53,6 +53,22 @@ _MIGRATIONS = [
         name TEXT PRIMARY KEY,
         created REAL NOT NULL,
         data BLOB NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created REAL NOT NULL,
+        params TEXT NOT NULL,
+        progress TEXT,
+        result TEXT,
+        error TEXT
     );
     """,
 ]
@@ -152,7 +168,7 @@ class RunStore:
             "SELECT images, labels, meta FROM image_sets WHERE id = ?", (set_id,)
         ).fetchone()
         if row is None:
-            raise PathlensError(f"There is no image set {set_id} in {self.path}.")
+            raise NotFoundError(f"There is no image set {set_id} in {self.path}.")
         images = torch.from_numpy(np.load(io.BytesIO(row[0]), allow_pickle=False))
         return images, (json.loads(row[1]) if row[1] else None), json.loads(row[2])
 
@@ -187,7 +203,7 @@ class RunStore:
     def load_datapath(self, datapath_id: int) -> Datapath:
         row = self._db.execute("SELECT body FROM datapaths WHERE id = ?", (datapath_id,)).fetchone()
         if row is None:
-            raise PathlensError(f"There is no datapath {datapath_id} in {self.path}.")
+            raise NotFoundError(f"There is no datapath {datapath_id} in {self.path}.")
         return Datapath.from_json(row[0])
 
     def datapaths(self) -> list[dict]:
@@ -212,7 +228,7 @@ class RunStore:
     def load_array(self, name: str) -> torch.Tensor:
         row = self._db.execute("SELECT data FROM arrays WHERE name = ?", (name,)).fetchone()
         if row is None:
-            raise PathlensError(f"There is no array {name!r} in {self.path}.")
+            raise NotFoundError(f"There is no array {name!r} in {self.path}.")
         return torch.from_numpy(np.load(io.BytesIO(row[0]), allow_pickle=False))
 
     def array_names(self, prefix: str = "") -> list[str]:
@@ -221,6 +237,66 @@ class RunStore:
             (len(prefix), prefix),
         )
         return [r[0] for r in rows]
+
+    # ---------------------------------------------------------------- meta
+    def set_meta(self, key: str, value) -> None:
+        """Store a JSON-serialisable fact about the run (its model, its network, its data)."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def meta(self, key: str, default=None):
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    # ---------------------------------------------------------------- jobs
+    _JOB_KEYS = ("id", "kind", "status", "created", "params", "progress", "result", "error")
+
+    def add_job(self, kind: str, params: dict) -> int:
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO jobs (kind, status, created, params) VALUES (?, 'queued', ?, ?)",
+                (kind, time.time(), json.dumps(params)),
+            )
+        return int(cursor.lastrowid)
+
+    def update_job(self, job_id: int, **fields) -> None:
+        """Set status (str), progress, result (JSON-serialisable) or error (str) of a job."""
+        names = [k for k in fields if k in ("status", "progress", "result", "error")]
+        values = [
+            json.dumps(fields[k]) if k in ("progress", "result") else fields[k] for k in names
+        ]
+        with self._db:
+            self._db.execute(
+                f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in names)} WHERE id = ?",
+                (*values, job_id),
+            )
+
+    def job(self, job_id: int) -> dict:
+        row = self._db.execute(
+            f"SELECT {', '.join(self._JOB_KEYS)} FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"There is no job {job_id} in {self.path}.")
+        return self._job_dict(row)
+
+    def jobs(self) -> list[dict]:
+        rows = self._db.execute(f"SELECT {', '.join(self._JOB_KEYS)} FROM jobs ORDER BY id")
+        return [self._job_dict(r) for r in rows]
+
+    def _job_dict(self, row) -> dict:
+        job = dict(zip(self._JOB_KEYS, row, strict=True))
+        for key in ("params", "progress", "result"):
+            job[key] = None if job[key] is None else json.loads(job[key])
+        return job
+
+    def interrupt_unfinished_jobs(self) -> None:
+        """Mark jobs left queued or running by a process that ended as interrupted."""
+        with self._db:
+            self._db.execute(
+                "UPDATE jobs SET status = 'interrupted', error = ? "
+                "WHERE status IN ('queued', 'running')",
+                ("The server stopped before this job finished; launch it again.",),
+            )
 
     # ---------------------------------------------------------------- analyses
     def save_analysis(self, analysis, name: str = "") -> int:
@@ -259,7 +335,7 @@ class RunStore:
 
         row = self._db.execute("SELECT body FROM analyses WHERE id = ?", (analysis_id,)).fetchone()
         if row is None:
-            raise PathlensError(f"There is no analysis {analysis_id} in {self.path}.")
+            raise NotFoundError(f"There is no analysis {analysis_id} in {self.path}.")
         body = json.loads(row[0])
         links = body.pop("links")
         analysis = AdversarialAnalysis.from_dict(body)
@@ -274,5 +350,9 @@ class RunStore:
         return analysis
 
     def analyses(self) -> list[dict]:
-        rows = self._db.execute("SELECT id, name, created, kind FROM analyses ORDER BY id")
-        return [dict(zip(("id", "name", "created", "kind"), r, strict=True)) for r in rows]
+        rows = self._db.execute(
+            "SELECT id, name, created, kind, json_extract(body, '$.source'), "
+            "json_extract(body, '$.target') FROM analyses ORDER BY id"
+        )
+        keys = ("id", "name", "created", "kind", "source", "target")
+        return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -1,0 +1,11 @@
+"""The web app: `pathlens serve RUN_DIR` and `pathlens report RUN_DIR`.
+
+>>> from pathlens.server import create_app
+>>> app = create_app("runs/demo")  # a FastAPI app; run it with uvicorn
+"""
+
+from pathlens.server._app import create_app, is_loopback, new_token, running
+from pathlens.server._report import write_report
+from pathlens.server._views import RunView
+
+__all__ = ["RunView", "create_app", "is_loopback", "new_token", "running", "write_report"]

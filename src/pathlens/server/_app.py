@@ -1,0 +1,272 @@
+"""The FastAPI app of `pathlens serve`: the JSON API over a run folder, job progress over
+Server-Sent Events, and the built front end.
+
+Safety: the CLI binds 127.0.0.1 unless told otherwise. On loopback, requests must name a
+loopback host (so a web page elsewhere cannot reach the server through DNS rebinding); on any
+other address every request must carry the token (the printed URL's ``?token=``, then a
+cookie). Static files are served only from inside the package's build folder, and no request
+names a file of the run folder. Errors answer JSON ``{"detail": ...}`` with a 4xx status;
+a bug answers 500 with a one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException
+
+from pathlens.errors import NotFoundError, PathlensError
+from pathlens.server._jobs import JobRunner
+from pathlens.server._views import RunView
+
+STATIC = Path(__file__).parent / "static"
+TOKEN_COOKIE = "pathlens_token"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+log = logging.getLogger("pathlens.server")
+
+NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>pathlens</title>
+<p>The pathlens web app is not built in this installation. Run <code>make setup</code> (or
+<code>npm ci && npm run build</code> in <code>web/</code>) and start the server again. The JSON
+API answers under <a href="api/run">/api</a>.</p>"""
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def _host_name(header: str) -> str:
+    """The host of a Host header, without its port: "[::1]:80" -> "::1"."""
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = True) -> FastAPI:
+    """The app over `run_dir`. With `token`, every request must carry it; without, requests
+    must come to a loopback host name."""
+    view = RunView(run_dir, jobs=jobs)
+    runner = JobRunner(view) if jobs else None
+    app = FastAPI(title="pathlens", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.view = view
+    app.state.runner = runner
+
+    # ------------------------------------------------------------------ safety
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if token is None:
+            host = _host_name(request.headers.get("host") or "")
+            if not is_loopback(host):
+                return _error(
+                    403,
+                    f"This server answers only requests to 127.0.0.1 or localhost, not {host!r}. "
+                    "To serve other machines, start it with --host and use the URL with the "
+                    "token that it prints.",
+                )
+            return await call_next(request)
+        given = (
+            request.query_params.get("token")
+            or request.cookies.get(TOKEN_COOKIE)
+            or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        )
+        if not given or not secrets.compare_digest(given, token):
+            return _error(
+                401,
+                "This server needs its token: open the URL that `pathlens serve` printed "
+                "(it ends in ?token=...).",
+            )
+        response = await call_next(request)
+        if request.query_params.get("token"):
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    # ------------------------------------------------------------------ errors
+    @app.exception_handler(NotFoundError)
+    async def not_found(_, exc: NotFoundError):
+        return _error(404, str(exc))
+
+    @app.exception_handler(PathlensError)
+    async def user_error(_, exc: PathlensError):
+        return _error(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("path", "query"))
+            parts.append(f"{where}: {e.get('msg')}")
+        return _error(422, "Bad request: " + "; ".join(parts))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_, exc: HTTPException):
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def bug(_, exc: Exception):
+        log.exception("internal error")
+        return _error(500, f"Internal error ({type(exc).__name__}); this is a bug in pathlens.")
+
+    # ------------------------------------------------------------------ API
+    @app.get("/api/health")
+    def health() -> dict:
+        return {"ok": True}
+
+    @app.get("/api/run")
+    def run_info() -> dict:
+        return view.run_info()
+
+    @app.get("/api/analyses/{analysis_id}")
+    def analysis(analysis_id: int) -> dict:
+        return view.analysis(analysis_id)
+
+    @app.get("/api/analyses/{analysis_id}/sites/{site}")
+    def layer(analysis_id: int, site: str) -> dict:
+        return view.layer(analysis_id, site)
+
+    @app.get("/api/analyses/{analysis_id}/neurons/{site}/{channel}")
+    def neuron(analysis_id: int, site: str, channel: int) -> dict:
+        return view.neuron(analysis_id, site, channel)
+
+    @app.get("/api/image_sets/{set_id}")
+    def image_set(set_id: int) -> dict:
+        return view.image_set(set_id)
+
+    @app.get("/api/datapaths/{datapath_id}")
+    def datapath(datapath_id: int) -> dict:
+        return view.datapath(datapath_id)
+
+    @app.get("/api/jobs")
+    def jobs_list() -> list:
+        return view.store().jobs()
+
+    @app.post("/api/jobs", status_code=202)
+    async def submit(request: Request) -> dict:
+        if runner is None:
+            raise PathlensError("This server is read-only: it runs no jobs.")
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise PathlensError("The request body is not JSON: send a JSON object.") from None
+        if not isinstance(body, dict):
+            raise PathlensError("The request body must be a JSON object with a 'kind'.")
+        return await asyncio.to_thread(runner.submit, body)
+
+    @app.get("/api/jobs/{job_id}")
+    def job(job_id: int) -> dict:
+        return view.store().job(job_id)
+
+    @app.get("/api/jobs/{job_id}/events")
+    def job_events(job_id: int) -> StreamingResponse:
+        view.store().job(job_id)  # 404 before the stream starts
+        return StreamingResponse(
+            _follow(view, runner, job_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/api/{rest:path}")
+    def unknown_api(rest: str):
+        raise NotFoundError(f"There is no API endpoint /api/{rest}.")
+
+    # ------------------------------------------------------------------ front end
+    @app.get("/")
+    def index():
+        page = STATIC / "index.html"
+        if not page.is_file():
+            return HTMLResponse(NOT_BUILT)
+        return FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/assets/{name:path}")
+    def asset(name: str):
+        root = (STATIC / "assets").resolve()
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise NotFoundError(f"There is no front-end file {name!r}.")
+        return FileResponse(path)
+
+    return app
+
+
+async def _follow(view: RunView, runner: JobRunner | None, job_id: int):
+    """SSE: `progress` events as they come, then one `done` or `failed` with the job record.
+    Bursts of optimisation events are thinned to the latest, so a slow client never lags."""
+    cursor = 0
+    yield ": following job\n\n"
+    while True:
+        if runner is None:
+            new, ended = [], True
+        else:
+            new, ended = await asyncio.to_thread(runner.events_since, job_id, cursor, 1.0)
+        cursor += len(new)
+        for event in _thin(new):
+            yield f"event: progress\ndata: {json.dumps(event)}\n\n"
+        if ended:
+            record = await asyncio.to_thread(lambda: view.store().job(job_id))
+            if record["status"] in ("done", "failed", "interrupted"):
+                name = "done" if record["status"] == "done" else "failed"
+                yield f"event: {name}\ndata: {json.dumps(record)}\n\n"
+                return
+        if not new:
+            yield ": waiting\n\n"
+
+
+def _thin(events: list[dict]) -> list[dict]:
+    """Drop gate-carrying events that a later gate-carrying event of the same stage replaces."""
+    kept = []
+    for i, event in enumerate(events):
+        later = events[i + 1] if i + 1 < len(events) else None
+        if (
+            later is not None
+            and "gates" in event
+            and "gates" in later
+            and event.get("set") == later.get("set")
+        ):
+            continue
+        kept.append(event)
+    return kept
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@contextmanager
+def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve `app` from a background thread for the duration of a `with`; yields its base URL
+    (port 0 picks a free port). For notebooks, tests and benchmarks."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.bind((host, port))
+    sock.listen(64)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the server stopped while starting")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        runner = getattr(app.state, "runner", None)
+        if runner is not None:
+            runner.stop()

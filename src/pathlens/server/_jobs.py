@@ -1,0 +1,241 @@
+"""Background jobs of the web app: new adversarial analyses and datapaths of image subsets.
+
+One worker thread runs jobs in order (each already uses every core through torch). A job's
+record lives in the run's `jobs` table; its progress events also stay in memory so that
+Server-Sent Events streams can follow it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+import warnings
+
+import torch
+
+from pathlens.errors import PathlensError, PathlensWarning
+from pathlens.server._views import ATTACKS, SETS, RunView
+
+# Share of an adversarial job spent in each stage (measured on the demo ResNet), for the bar.
+_STAGES = {
+    "attack": 0.15,
+    "datapath A": 0.2,
+    "datapath B": 0.15,
+    "datapath C": 0.15,
+    "comparison": 0.02,
+    "contributions": 0.05,
+    "neurons": 0.28,
+}
+_MIN_GATE_INTERVAL = 0.1  # seconds between two progress events carrying gates
+
+
+class JobRunner:
+    def __init__(self, view: RunView):
+        self.view = view
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._events: dict[int, list[dict]] = {}
+        self._changed = threading.Condition()
+        view.store().interrupt_unfinished_jobs()
+        self._thread = threading.Thread(target=self._work, name="pathlens-jobs", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ requests
+    def submit(self, request: dict) -> dict:
+        """Check a job request and queue it; the job's record (status "queued")."""
+        problem = self.view.model_problem()
+        if problem is not None:
+            raise PathlensError(f"New jobs cannot run here: {problem}")
+        kind = request.get("kind")
+        if kind == "adversarial":
+            params = self._adversarial_params(request)
+        elif kind == "datapath":
+            params = self._datapath_params(request)
+        else:
+            raise PathlensError(f"Unknown job kind {kind!r}: give 'adversarial' or 'datapath'.")
+        job_id = self.view.store().add_job(kind, params)
+        with self._changed:
+            self._events[job_id] = []
+        self._queue.put(job_id)
+        return self.view.store().job(job_id)
+
+    def _adversarial_params(self, r: dict) -> dict:
+        classes = self.view.classes()
+        n_classes = len(classes) if classes else None
+        params = {}
+        for key in ("source", "target"):
+            value = r.get(key)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise PathlensError(f"'{key}' must be a class index (an integer), not {value!r}.")
+            if n_classes is not None and not 0 <= value < n_classes:
+                raise PathlensError(f"'{key}' {value} is not a class: give 0..{n_classes - 1}.")
+            params[key] = value
+        if params["source"] == params["target"]:
+            raise PathlensError("The source and target classes are the same: pick two classes.")
+        attack = r.get("attack", "pgd")
+        if attack not in ATTACKS:
+            raise PathlensError(f"Unknown attack {attack!r}: give one of {', '.join(ATTACKS)}.")
+        eps = r.get("eps", 0.1)
+        if not isinstance(eps, int | float) or isinstance(eps, bool) or not 0 < eps <= 1:
+            raise PathlensError(f"'eps' must be a number in (0, 1], not {eps!r}.")
+        n = r.get("n", 32)
+        if not isinstance(n, int) or isinstance(n, bool) or not 4 <= n <= 256:
+            raise PathlensError(f"'n' (images per set) must be an integer in 4..256, not {n!r}.")
+        return {**params, "attack": attack, "eps": float(eps), "n": n}
+
+    def _datapath_params(self, r: dict) -> dict:
+        analysis_id, key, images = r.get("analysis"), r.get("set"), r.get("images")
+        if not isinstance(analysis_id, int) or isinstance(analysis_id, bool):
+            raise PathlensError(f"'analysis' must be an analysis id, not {analysis_id!r}.")
+        analysis = self.view.analysis(analysis_id)  # NotFoundError for an unknown id
+        if key not in SETS:
+            raise PathlensError(f"'set' must be one of A, B, C, not {key!r}.")
+        size = analysis["sets"][key]["size"]
+        if (
+            not isinstance(images, list)
+            or not images
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in images)
+        ):
+            raise PathlensError("'images' must be a non-empty list of image positions in the set.")
+        if len(set(images)) != len(images) or not all(0 <= i < size for i in images):
+            raise PathlensError(
+                f"'images' must be distinct positions in set {key}, which has {size} images "
+                f"(0..{size - 1})."
+            )
+        return {"analysis": analysis_id, "set": key, "images": images}
+
+    # ------------------------------------------------------------------ following
+    def events_since(self, job_id: int, cursor: int, timeout: float) -> tuple[list[dict], bool]:
+        """New progress events of a job after `cursor`, waiting up to `timeout` for one; and
+        whether the job has ended."""
+        with self._changed:
+            events = self._events.get(job_id)
+            if events is not None and len(events) <= cursor:
+                self._changed.wait(timeout)
+            events = self._events.get(job_id, [])
+            new = events[cursor:]
+        ended = self.view.store().job(job_id)["status"] not in ("queued", "running")
+        return new, ended
+
+    def _emit(self, job_id: int, event: dict) -> None:
+        with self._changed:
+            self._events.setdefault(job_id, []).append(event)
+            self._changed.notify_all()
+
+    # ------------------------------------------------------------------ work
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            self._run(job_id)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+    def _run(self, job_id: int) -> None:
+        store = self.view.store()
+        job = store.job(job_id)
+        store.update_job(job_id, status="running")
+        self._emit(job_id, {"fraction": 0.0, "message": "starting", "stage": "start"})
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PathlensWarning)
+                if job["kind"] == "adversarial":
+                    result = self._run_adversarial(job_id, job["params"])
+                else:
+                    result = self._run_datapath(job_id, job["params"])
+        except PathlensError as exc:
+            store.update_job(job_id, status="failed", error=str(exc))
+        except Exception as exc:  # a bug: keep the server alive, say so, keep the traceback
+            store.update_job(
+                job_id,
+                status="failed",
+                error=f"internal error ({type(exc).__name__}: {exc}); this is a bug in pathlens.",
+            )
+            traceback.print_exc()
+        else:
+            store.update_job(job_id, status="done", result=result)
+        with self._changed:
+            self._changed.notify_all()
+
+    def _progress(self, job_id: int, stages: dict[str, float]):
+        """A callback for library progress events -> job progress events with a fraction."""
+        starts, total = {}, 0.0
+        for name, share in stages.items():
+            starts[name] = total
+            total += share
+        last_gates = [0.0]
+
+        def on_event(event: dict) -> None:
+            stage = event["stage"]
+            key = f"{stage} {event['set']}" if "set" in event else stage
+            if key not in starts:
+                return
+            within = event["step"] / event["max_steps"] if "step" in event else 0.0
+            fraction = (starts[key] + stages[key] * min(within, 1.0)) / total
+            message = {"attack": "attacking the source images",
+                       "comparison": "comparing the datapaths",
+                       "contributions": "measuring channel contributions",
+                       "neurons": "collecting neuron features"}.get(stage, key)  # fmt: skip
+            out = {"fraction": round(fraction, 4), "stage": stage, "message": message}
+            if "set" in event:
+                out["set"] = event["set"]
+                out["message"] = f"datapath of {event['set']}"
+            if "step" in event:
+                now = time.monotonic()
+                if now - last_gates[0] < _MIN_GATE_INTERVAL:
+                    return
+                last_gates[0] = now
+                out.update(step=event["step"], max_steps=event["max_steps"],
+                           kept_fraction=round(event["kept_fraction"], 4),
+                           sufficiency=round(event["sufficiency"], 4))  # fmt: skip
+                out["message"] += f": step {event['step']}, kept {event['kept_fraction']:.0%}"
+                out["gates"] = {
+                    site: [round(float(v), 3) for v in g] for site, g in event["gates"].items()
+                }
+            self._emit(job_id, out)
+            self.view.store().update_job(
+                job_id, progress={k: v for k, v in out.items() if k != "gates"}
+            )
+
+        return on_event
+
+    def _run_adversarial(self, job_id: int, p: dict) -> dict:
+        from pathlens.attacks import explain_adversarial
+
+        model = self.view.model()
+        analysis = explain_adversarial(
+            model.net, model.images, model.labels, p["source"], p["target"],
+            attack=p["attack"], eps=p["eps"], n=p["n"],
+            callback=self._progress(job_id, _STAGES),
+        )  # fmt: skip
+        name = f"{model.classes[p['source']]}->{model.classes[p['target']]}"
+        self._emit(job_id, {"fraction": 0.99, "stage": "saving", "message": "saving"})
+        return {"analysis": self.view.store().save_analysis(analysis, name=name)}
+
+    def _run_datapath(self, job_id: int, p: dict) -> dict:
+        from pathlens.datapath import extract_datapath
+
+        model = self.view.model()
+        analysis = self.view.analysis(p["analysis"])
+        set_info = analysis["sets"][p["set"]]
+        images = self.view.store().load_image_set(set_info["image_set"])[0][p["images"]]
+        classes = set(torch.as_tensor(set_info["predictions"])[p["images"]].tolist())
+        others = torch.nonzero(~torch.isin(model.labels, torch.tensor(sorted(classes)))).flatten()
+        generator = torch.Generator().manual_seed(0)
+        control = model.images[others[torch.randperm(len(others), generator=generator)[:64]]]
+        on_event = self._progress(job_id, {f"datapath {p['set']}": 1.0})
+
+        def relay(event: dict) -> None:
+            if event["stage"] == "optimising":
+                on_event({**event, "stage": "datapath", "set": p["set"]})
+
+        datapath = extract_datapath(model.net, images, control=control, callback=relay)
+        name = f"{analysis['name']} {p['set']} subset of {len(p['images'])}"
+        store = self.view.store()
+        set_id = store.save_image_set(
+            name, images, None, {"set": p["set"], "analysis": p["analysis"], "indices": p["images"]}
+        )
+        return {"datapath": store.save_datapath(datapath, name=name, image_set=set_id)}

@@ -1,0 +1,323 @@
+"""The read side of a run folder for the web app: one function per API answer, JSON-ready.
+
+`pathlens serve` answers requests with these, and `pathlens report` embeds the same answers in
+one HTML file, so the browser sees identical data either way. The JSON shapes are declared in
+web/src/lib/types.ts.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pathlens.errors import NotFoundError
+from pathlens.store import RunModel, RunStore, load_run_model
+
+SETS = ("A", "B", "C")
+ATTACKS = ["pgd", "fgsm", "mifgsm", "pgd-l2", "cw", "deepfool"]
+MAX_LINKS = 300  # per site pair in the layer view: the strongest by |weight|
+
+
+def byte_array(values: torch.Tensor | np.ndarray) -> dict:
+    """Values quantised to 0..255 over their [min, max], as base64 (ByteArray in types.ts)."""
+    array = np.asarray(values, dtype=np.float32)
+    finite = array[np.isfinite(array)]
+    low = float(finite.min()) if finite.size else 0.0
+    high = float(finite.max()) if finite.size else 0.0
+    scale = 255.0 / (high - low) if high > low else 0.0
+    quantised = np.clip(np.nan_to_num((array - low) * scale), 0, 255).round().astype(np.uint8)
+    return {
+        "shape": list(array.shape),
+        "min": low,
+        "max": high,
+        "data": base64.b64encode(quantised.tobytes()).decode("ascii"),
+    }
+
+
+class RunView:
+    """Answers about one run folder. Thread-safe: each thread gets its own database connection;
+    loaded analyses (with their neuron arrays) are cached, as is the model once loaded."""
+
+    def __init__(self, path: str | Path, *, jobs: bool = True, cached_analyses: int = 4):
+        self.path = Path(path)
+        RunStore(self.path, create=False).close()  # fails now, clearly, for a wrong folder
+        self.jobs_enabled = jobs
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._analyses: OrderedDict[int, object] = OrderedDict()
+        self._cached_analyses = cached_analyses
+        self._model: RunModel | None = None
+
+    # ------------------------------------------------------------------ plumbing
+    def store(self) -> RunStore:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = RunStore(self.path, create=False)
+        return store
+
+    def model(self) -> RunModel:
+        """The run's model and data, loaded on first use (a clear error when impossible)."""
+        with self._lock:
+            if self._model is None:
+                self._model = load_run_model(self.store())
+            return self._model
+
+    def model_problem(self) -> str | None:
+        """Why nothing new can be computed in this run, or None when it can."""
+        if not self.jobs_enabled:
+            return "This is a read-only view of the run."
+        facts = self.store().meta("model")
+        if facts is None:
+            return "The run does not record its model."
+        if facts["weights"] and not Path(facts["weights"]).is_file():
+            return f"The model's weights file {facts['weights']} is gone."
+        return None
+
+    def classes(self) -> list[str] | None:
+        facts = self.store().meta("model")
+        return None if facts is None else facts["classes"]
+
+    def _analysis(self, analysis_id: int):
+        with self._lock:
+            if analysis_id in self._analyses:
+                self._analyses.move_to_end(analysis_id)
+                return self._analyses[analysis_id]
+        analysis = self.store().load_analysis(analysis_id)
+        with self._lock:
+            self._analyses[analysis_id] = analysis
+            while len(self._analyses) > self._cached_analyses:
+                self._analyses.popitem(last=False)
+        return analysis
+
+    def forget_analysis(self, analysis_id: int) -> None:
+        with self._lock:
+            self._analyses.pop(analysis_id, None)
+
+    # ------------------------------------------------------------------ answers
+    def run_info(self) -> dict:
+        store = self.store()
+        facts = store.meta("model")
+        return {
+            "name": self.path.resolve().name,
+            "model": None
+            if facts is None
+            else {
+                "spec": facts["spec"],
+                "classes": facts["classes"],
+                "input_shape": facts["input_shape"],
+            },
+            "network": store.meta("network"),
+            "analyses": store.analyses(),
+            "datapaths": store.datapaths(),
+            "image_sets": store.image_sets(),
+            "can_run_jobs": self.model_problem() is None,
+            "attacks": ATTACKS,
+        }
+
+    def analysis(self, analysis_id: int) -> dict:
+        a = self._analysis(analysis_id)
+        classes = self.classes() or []
+
+        def name(c: int) -> str:
+            return classes[c] if c < len(classes) else str(c)
+
+        body = a.to_dict()
+        datapaths = {}
+        for key, dp in body["datapaths"].items():
+            dp.pop("reference", None)
+            dp.pop("settings", None)
+            datapaths[key] = {**dp, "id": a.links[key]["datapath"]}
+        sets = {k: {**v, **a.links[k]} for k, v in body["sets"].items()}
+        row = next((r for r in self.store().analyses() if r["id"] == analysis_id), {})
+        return {
+            "id": analysis_id,
+            "name": row.get("name", ""),
+            "source": a.source,
+            "target": a.target,
+            "source_name": name(a.source),
+            "target_name": name(a.target),
+            "sites": a.sites,
+            "sets": sets,
+            "datapaths": datapaths,
+            "comparisons": body["comparisons"],
+            "progress": a.progress,
+            "divergence": a.divergence,
+            "merge": a.merge,
+            "error_channels": body["error_channels"],
+            "attack": a.attack,
+            "timing": a.timing,
+        }
+
+    def _check_site(self, analysis, site: str) -> None:
+        if site not in analysis.sites:
+            raise NotFoundError(
+                f"The model has no site {site!r}. Its sites are: {', '.join(analysis.sites)}."
+            )
+
+    def layer(self, analysis_id: int, site: str) -> dict:
+        a = self._analysis(analysis_id)
+        self._check_site(a, site)
+        kept = {k: a.datapaths[k].channels[site] for k in SETS}
+        per_image = {k: _per_image_means(a.neurons[f"acts/{k}/{site}"]) for k in SETS}
+        mean = {k: per_image[k].mean(0) for k in SETS}
+        union = sorted(set().union(*kept.values()))
+        profiles = torch.cat([per_image[k] for k in SETS], dim=0).T[union]  # [kept, images]
+        order, position = _arrange(profiles.numpy(), union)
+        following = [t for s, t in _edges(self.store(), a.sites) if s == site]
+        following.sort(key=a.sites.index)
+        next_sites = []
+        for target in following:
+            matrix = a.contributions.get(f"{site}->{target}")
+            if matrix is None:
+                continue
+            m = np.asarray(matrix, dtype=np.float32)
+            rows, cols = a.datapaths["A"].channels[site], a.datapaths["A"].channels[target]
+            flat = np.argsort(-np.abs(m), axis=None)[:MAX_LINKS]
+            links = [
+                {"from": rows[i], "to": cols[j], "weight": round(float(m[i, j]), 6)}
+                for i, j in zip(*np.unravel_index(flat, m.shape), strict=True)
+                if m[i, j] != 0
+            ]
+            next_sites.append({"site": target, "kept": cols, "links": links})
+        spec = a.datapaths["A"].site_channels[site]
+        shape = list(a.neurons[f"acts/A/{site}"].shape[1:])
+        return {
+            "site": site,
+            "channels": spec,
+            "shape": shape,
+            "kept": kept,
+            "mean": {k: [round(float(v), 5) for v in mean[k]] for k in SETS},
+            "order": order,
+            "position": position,
+            "next": next_sites,
+            "error_channels": [
+                {
+                    "site": e.site,
+                    "channel": e.channel,
+                    "side": e.side,
+                    "contribution": e.contribution,
+                }
+                for e in a.error_channels
+                if e.site == site
+            ],
+        }
+
+    def neuron(self, analysis_id: int, site: str, channel: int, *, compute: bool = True) -> dict:
+        """The neuron view of one channel. Its activation-maximisation image is made (and stored
+        in the run) when missing, if `compute` and the model can be loaded."""
+        a = self._analysis(analysis_id)
+        self._check_site(a, site)
+        channels = a.datapaths["A"].site_channels[site]
+        if not 0 <= channel < channels:
+            raise NotFoundError(f"Site {site!r} has channels 0..{channels - 1}, not {channel}.")
+        maps, means = {}, {}
+        for k in SETS:
+            acts = a.neurons[f"acts/{k}/{site}"][:, channel].float()
+            means[k] = [round(float(v), 5) for v in _per_image_means(acts[:, None])[:, 0]]
+            maps[k] = byte_array(acts if acts.dim() == 3 else acts[:, None, None])
+        key = f"maximize/{site}/{channel}"
+        maximization = a.neurons.get(key)
+        if maximization is None and compute and self.model_problem() is None:
+            maximization = self._make_maximization(analysis_id, a, site, channel)
+        patches = f"patches/{site}/"
+        return {
+            "site": site,
+            "channel": channel,
+            "maps": maps,
+            "mean": means,
+            "in_datapath": {k: channel in a.datapaths[k].channels[site] for k in SETS},
+            "score": {k: round(float(a.datapaths[k].scores[site][channel]), 5) for k in SETS},
+            "patches": byte_array(a.neurons[patches + "patches"][channel].float()),
+            "patch_values": [round(float(v), 5) for v in a.neurons[patches + "value"][channel]],
+            "patch_images": [int(v) for v in a.neurons[patches + "image_index"][channel]],
+            "maximization": None if maximization is None else byte_array(maximization),
+        }
+
+    def _make_maximization(self, analysis_id: int, a, site: str, channel: int) -> torch.Tensor:
+        from pathlens.mechanism import activation_maximization
+
+        image = activation_maximization(self.model().net, site, channel)
+        key = f"maximize/{site}/{channel}"
+        self.store().save_arrays({f"analysis/{analysis_id}/{key}": image})
+        a.neurons[key] = image
+        return image
+
+    def image_set(self, set_id: int) -> dict:
+        store = self.store()
+        row = next((r for r in store.image_sets() if r["id"] == set_id), None)
+        if row is None:
+            raise NotFoundError(f"There is no image set {set_id} in {self.path}.")
+        images, labels, meta = store.load_image_set(set_id)
+        pixels = images.float().clamp(0, 1)
+        if pixels.dim() == 3:
+            pixels = pixels[:, None]
+        encoded = byte_array(pixels)
+        # pixels are shown on their own scale (0..1), not stretched to the set's range
+        quantised = (pixels.numpy() * 255).round().astype(np.uint8)
+        encoded.update(min=0.0, max=1.0, data=base64.b64encode(quantised.tobytes()).decode())
+        meta = {k: v for k, v in meta.items() if k != "indices"}
+        return {"id": set_id, "name": row["name"], "n": row["n"], "labels": labels,
+                "meta": meta, "images": encoded}  # fmt: skip
+
+    def datapath(self, datapath_id: int) -> dict:
+        store = self.store()
+        row = next((r for r in store.datapaths() if r["id"] == datapath_id), None)
+        if row is None:
+            raise NotFoundError(f"There is no datapath {datapath_id} in {self.path}.")
+        body = store.load_datapath(datapath_id).to_dict()
+        body.pop("reference", None)
+        return {**body, "id": datapath_id, "name": row["name"], "image_set": row["image_set"],
+                "n_images": row["n_images"]}  # fmt: skip
+
+
+def _per_image_means(acts: torch.Tensor) -> torch.Tensor:
+    """[N, C, ...] activations -> [N, C] mean over positions."""
+    acts = acts.float()
+    return acts.flatten(2).mean(2) if acts.dim() > 2 else acts
+
+
+def _edges(store: RunStore, sites: list[str]) -> list[tuple[str, str]]:
+    network = store.meta("network")
+    if network is not None:
+        return [tuple(e) for e in network["edges"]]
+    return list(itertools.pairwise(sites))
+
+
+def _arrange(profiles: np.ndarray, channels: list[int]) -> tuple[list[int], dict]:
+    """Order channels so that alike ones are adjacent (average-linkage clustering of their
+    activation profiles over all images, correlation distance, optimal leaf order) and place
+    them in [0, 1]^2 by the first two principal components of those profiles."""
+    from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
+    from scipy.spatial.distance import pdist
+
+    n = len(channels)
+    if n == 0:
+        return [], {}
+    centred = profiles - profiles.mean(1, keepdims=True)
+    norm = np.linalg.norm(centred, axis=1, keepdims=True)
+    unit = np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 1e-8)
+    if n >= 3:
+        distances = np.clip(pdist(unit, "sqeuclidean") / 2, 0, None)  # = 1 - correlation
+        tree = optimal_leaf_ordering(linkage(distances, "average"), distances)
+        leaves = leaves_list(tree)
+    else:
+        leaves = np.arange(n)
+    order = [channels[i] for i in leaves]
+    if n >= 2:
+        u, s, _ = np.linalg.svd(unit - unit.mean(0), full_matrices=False)
+        coords = u[:, :2] * s[:2]
+        if coords.shape[1] < 2:
+            coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
+        low, high = coords.min(0), coords.max(0)
+        coords = (coords - low) / np.where(high > low, high - low, 1)
+    else:
+        coords = np.full((n, 2), 0.5)
+    position = {str(c): [round(float(x), 4), round(float(y), 4)]
+                for c, (x, y) in zip(channels, coords, strict=True)}  # fmt: skip
+    return order, position

@@ -82,19 +82,24 @@ def test_internal_errors_point_to_a_log_not_a_traceback(tmp_path, monkeypatch):
     assert "boom" in (tmp_path / "pathlens-error.log").read_text()
 
 
-def test_demo_without_serving(demo_cnn, demo_resnet):
+def test_demo_runs_the_analysis_once_then_reuses_it(demo_resnet, tmp_path):
+    from pathlens.store import RunStore
+
     env = dict(os.environ, COLUMNS="120")
-    result = subprocess.run(
-        [sys.executable, "-m", "pathlens", "demo", "--no-serve"],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    for name in ("cnn", "resnet"):
-        accuracy = pathlens.demo.info(name)["test_accuracy"]
-        assert f"demo:{name} test accuracy {accuracy:.4f}" in result.stdout
-    assert "layer3.1" in result.stdout
-    text = " ".join(result.stdout.split())
-    assert "Datapath of 16 ankle boots in demo:resnet" in text
-    assert "sufficiency 1.00" in text and "on 64 control images" in text
+    command = [sys.executable, "-m", "pathlens", "demo", "--no-serve", "--out", str(tmp_path)]
+    first = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    accuracy = pathlens.demo.info("resnet")["test_accuracy"]
+    assert f"demo:resnet test accuracy {accuracy:.4f}" in first.stdout
+    text = " ".join(first.stdout.split())
+    assert "ankle-boot -> sneaker: attack pgd succeeded" in text
+    assert "divergence:" in text and "pathlens serve" in text
+    with RunStore(tmp_path) as run:
+        assert [a["name"] for a in run.analyses()] == ["ankle-boot->sneaker"]
+        assert run.meta("model")["spec"] == "demo:resnet"
+        assert run.meta("network")["sites"][0]["name"] == "stem.2"
+    again = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "already in" in again.stdout
+    with RunStore(tmp_path) as run:
+        assert len(run.analyses()) == 1

@@ -413,18 +413,15 @@ def serve(
     _serve(run_dir, host, port, jobs=jobs)
 
 
-def _serve(run_dir: Path, host: str, port: int, *, jobs: bool = True) -> None:
+def _check_port(host: str, port: int) -> None:
+    """Fail with a clear message now, rather than with uvicorn's log line later."""
     import errno
     import socket
 
-    import uvicorn
-
-    from pathlens.server import create_app, is_loopback, new_token
-
-    token = None if is_loopback(host) else new_token()
-    app = create_app(run_dir, token=token, jobs=jobs)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # as uvicorn does: connections of a server that just stopped do not block the port
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
@@ -432,6 +429,18 @@ def _serve(run_dir: Path, host: str, port: int, *, jobs: bool = True) -> None:
             raise PathlensError(
                 f"Port {port} on {host} {reason}: give another with --port."
             ) from None
+
+
+def _serve(run_dir: Path, host: str, port: int, *, jobs: bool = True) -> None:
+    import socket
+
+    import uvicorn
+
+    from pathlens.server import create_app, is_loopback, new_token
+
+    _check_port(host, port)
+    token = None if is_loopback(host) else new_token()
+    app = create_app(run_dir, token=token, jobs=jobs)
     shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
     shown = f"[{shown}]" if ":" in shown else shown
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")

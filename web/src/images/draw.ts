@@ -94,29 +94,42 @@ export function imageLayer(array: ByteArray, index: number, single = false): HTM
 
 // --- activation colour scale ---
 
-/** One colour scale shared by several maps: real values in [lo, hi]. */
+/** One colour scale shared by several maps: real values in [lo, hi]. A signed scale (some values
+ *  below zero) is symmetric around zero: warm for positive, cyan for negative, zero transparent. */
 export interface HeatScale {
   lo: number;
   hi: number;
+  signed: boolean;
 }
 
 const RAMP = d3.interpolateInferno;
-/** Opacity of the overlay at position t in 0..1 of the scale: the weakest is transparent. */
-export const heatAlpha = (t: number): number => 0.1 + 0.8 * t;
-/** The colour at t, as an [r, g, b] triple (t is clipped to 0.05..1 so the low end stays visible). */
-export function heatRGB(t: number): [number, number, number] {
-  const c = d3.rgb(RAMP(0.08 + 0.92 * Math.min(1, Math.max(0, t))));
+const NEGATIVE: [number, number, number] = [0, 220, 235];
+
+function ramp(t: number): [number, number, number] {
+  const c = d3.rgb(RAMP(t));
   return [c.r, c.g, c.b];
 }
-export function heatCSS(t: number, alpha = 1): string {
-  const [r, g, b] = heatRGB(t);
-  return `rgba(${r},${g},${b},${alpha})`;
+const clip = (t: number): number => Math.min(1, Math.max(0, t));
+
+/** Colour and opacity (0..1) of real value `v` in `scale`. */
+export function heatColor(v: number, scale: HeatScale): [number, number, number, number] {
+  if (scale.signed) {
+    const s = Math.max(-1, Math.min(1, v / scale.hi));
+    if (s < 0) return [...NEGATIVE, 0.85 * -s];
+    return [...ramp(0.55 + 0.45 * s), 0.85 * s];
+  }
+  const t = clip((v - scale.lo) / (scale.hi - scale.lo));
+  return [...ramp(0.08 + 0.92 * t), 0.1 + 0.8 * t];
 }
 
 export function heatScale(maps: ByteArray[]): HeatScale {
   const lo = Math.min(...maps.map((m) => m.min));
   const hi = Math.max(...maps.map((m) => m.max));
-  return { lo, hi: hi > lo ? hi : lo + 1 };
+  if (lo < 0 && hi > 0) {
+    const m = Math.max(-lo, hi);
+    return { lo: -m, hi: m, signed: true };
+  }
+  return { lo, hi: hi > lo ? hi : lo + 1, signed: false };
 }
 
 /** The overlay of map `index` (of an [n, h, w] array) in `scale`, at the map's own size. */
@@ -125,9 +138,8 @@ export function heatLayer(map: ByteArray, index: number, scale: HeatScale): HTML
   const data = decode(map);
   const lut = new Uint8ClampedArray(256 * 4);
   for (let b = 0; b < 256; b++) {
-    const t = (value(map, b) - scale.lo) / (scale.hi - scale.lo);
-    const [r, g, bl] = heatRGB(t);
-    lut.set([r, g, bl, Math.round(255 * heatAlpha(Math.min(1, Math.max(0, t))))], 4 * b);
+    const [r, g, bl, a] = heatColor(value(map, b), scale);
+    lut.set([r, g, bl, Math.round(255 * a)], 4 * b);
   }
   const image = new ImageData(w, h);
   const offset = index * h * w;
@@ -172,3 +184,13 @@ export const fmt = (v: number | null | undefined, digits = 3): string =>
   v === null || v === undefined || !Number.isFinite(v) ? "–" : Number(v.toPrecision(digits)).toString();
 export const pct = (v: number | null | undefined, digits = 1): string =>
   v === null || v === undefined || !Number.isFinite(v) ? "–" : `${(100 * v).toFixed(digits)}%`;
+
+/** The cell size (px) for `n` items in a wrapping grid `width` wide: the fewest rows in which a
+ *  cell (plus `extra` px of border and gap) is at least `min`, and at most `max`. */
+export function cellSize(width: number, n: number, min: number, max: number, extra: number): number {
+  for (let rows = 1; rows <= Math.max(1, n); rows++) {
+    const size = Math.floor(width / Math.ceil(n / rows)) - extra;
+    if (size >= min) return Math.min(max, size);
+  }
+  return min;
+}

@@ -1,7 +1,7 @@
 // Starting a job and following it to its end, shared by the images view (datapath of a subset)
 // and the new-analysis form. While it runs, each progress event goes into `app.live` and the
-// gates it carries into `app.liveGates[set]` (the network view draws them); at the end
-// `app.live` is cleared.
+// gates it carries into `app.liveGates[set]` (the network view draws them); at the end both are
+// cleared (the result, a subset datapath or a new analysis, takes their place).
 import { ApiError, startJob, followJob } from "../lib/api";
 import { app } from "../lib/state.svelte";
 import type { Job, JobRequest, ProgressEvent } from "../lib/types";
@@ -37,6 +37,7 @@ export async function runJob(request: JobRequest, hooks: JobHooks): Promise<() =
   const end = (): void => {
     ended = true;
     app.live = null;
+    app.liveGates = {};
   };
   const stop = followJob(job.id, {
     progress: (event) => {

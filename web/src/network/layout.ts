@@ -45,11 +45,16 @@ export interface LayoutOptions {
   height: number; // height of the graph area
   marginLeft: number;
   marginRight: number;
-  minColumn: number; // narrowest column before the view scrolls sideways
   charWidth: number; // average width of a label character in px
 }
 
 export const FRAME_HEADER = 16;
+
+/** Narrowest column for a nesting depth of frames (0: all collapsed); nodes inside nested
+ *  frames need room for the frames' borders and a readable label. */
+export function minColumnFor(frameDepth: number): number {
+  return frameDepth >= 2 ? 46 : 26;
+}
 export const LABEL_H = 14;
 const MAX_BOX_W = 150;
 
@@ -120,7 +125,7 @@ export function layoutGraph(units: Unit[], kept: Edge[], skips: Edge[], o: Layou
   const L = layers.length;
   const R = Math.max(1, ...layers.map((l) => l.length));
   const frameDepth = Math.max(0, ...units.map((u) => u.parents.length));
-  const colW = Math.max(o.minColumn, (o.width - o.marginLeft - o.marginRight) / Math.max(1, L));
+  const colW = Math.max(minColumnFor(frameDepth), (o.width - o.marginLeft - o.marginRight) / Math.max(1, L));
   const width = o.marginLeft + L * colW + o.marginRight;
 
   const top = frameDepth * FRAME_HEADER + 2;
@@ -133,7 +138,7 @@ export function layoutGraph(units: Unit[], kept: Edge[], skips: Edge[], o: Layou
   const nodes: NodeBox[] = units.map((unit, v) => {
     const k = layers[layer[v]].length;
     const slot = row[v] + (R - k) / 2;
-    const inset = 4 + 5 * unit.parents.length;
+    const inset = Math.min(4 + 5 * unit.parents.length, colW * 0.22);
     const left = o.marginLeft + layer[v] * colW;
     const w = Math.min(MAX_BOX_W, colW - 2 * inset);
     const x = left + (colW - w) / 2;
@@ -141,7 +146,9 @@ export function layoutGraph(units: Unit[], kept: Edge[], skips: Edge[], o: Layou
     const parent = unit.parents[unit.parents.length - 1];
     const short = relativeName(unit.name, parent);
     const mark = unit.kind === "segment" ? "▸ " : "";
-    const candidates = parent ? [mark + short] : [mark + unit.name, mark + short];
+    // inside a frame the frame names the context, so the short name is enough (unless it is
+    // only a number, like "stem.2" -> "2")
+    const candidates = parent && !/^\d+$/.test(short) ? [mark + short, short] : [mark + unit.name, mark + short, short];
     return {
       unit,
       layer: layer[v],

@@ -3,7 +3,7 @@
 import type { NetworkInfo, Site } from "../lib/types";
 import { collapseEdges, skipEdges, transitiveReduction, type Edge } from "./graph";
 import { buildHierarchy, expandedToLevel, visibleUnits, type Hierarchy, type Unit } from "./hierarchy";
-import { assignLayers, layoutGraph, type Layout, type LayoutOptions } from "./layout";
+import { assignLayers, layoutGraph, minColumnFor, type Layout, type LayoutOptions } from "./layout";
 
 export interface PreparedNetwork {
   sites: Site[]; // forward order
@@ -37,19 +37,21 @@ export function computeNetwork(net: PreparedNetwork, expanded: ReadonlySet<strin
   return { units, unitOf, layout };
 }
 
-/** Number of columns when the segments above `level` are expanded. */
-export function columnsAt(net: PreparedNetwork, level: number): number {
+/** Width the columns need when the segments above `level` are expanded. */
+export function widthAt(net: PreparedNetwork, level: number): number {
   const { units, unitOf } = visibleUnits(net.sites, new Set(expandedToLevel(net.hierarchy, level)));
   const { kept } = transitiveReduction(units.length, collapseEdges(net.edges, unitOf));
   const layer = assignLayers(units, kept);
-  return units.length ? Math.max(...layer) + 1 : 0;
+  const columns = units.length ? Math.max(...layer) + 1 : 0;
+  const depth = Math.max(0, ...units.map((u) => u.parents.length));
+  return columns * minColumnFor(depth);
 }
 
-/** The deepest level of expansion whose columns fit `maxColumns` (stages collapsed if even they
- *  do not fit; top-level segments are always drawn). */
-export function defaultExpanded(net: PreparedNetwork, maxColumns: number): string[] {
+/** The deepest level of expansion whose columns fit `width` without scrolling (stages
+ *  collapsed if even they do not fit; top-level segments are always drawn). */
+export function defaultExpanded(net: PreparedNetwork, width: number): string[] {
   for (let level = net.hierarchy.maxDepth; level > 0; level--) {
-    if (columnsAt(net, level) <= maxColumns) return expandedToLevel(net.hierarchy, level);
+    if (widthAt(net, level) <= width) return expandedToLevel(net.hierarchy, level);
   }
   return [];
 }

@@ -33,11 +33,19 @@ from torch import nn
 
 from pathlens import Network
 from pathlens.server import create_app, running
-from pathlens.server._report import _inline
 from pathlens.server._app import STATIC
+from pathlens.server._report import _inline
 
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 # ---------------------------------------------------------------------- API
@@ -72,7 +80,9 @@ def api_latency(run_dir: Path) -> list[tuple[str, int, float, float]]:
                     start = time.perf_counter()
                     client.get(path).raise_for_status()
                     times.append(1000 * (time.perf_counter() - start))
-            rows.append((name, len(times), float(np.median(times)), float(np.percentile(times, 95))))
+            rows.append(
+                (name, len(times), float(np.median(times)), float(np.percentile(times, 95)))
+            )
     return rows
 
 
@@ -86,8 +96,9 @@ def first_render(browser, url: str, loads: int = 5) -> list[float]:
             "performance.getEntriesByName('pathlens:network-rendered').length > 0",
             timeout=30_000,
         )
-        times.append(page.evaluate(
-            "performance.getEntriesByName('pathlens:network-rendered')[0].startTime"))  # fmt: skip
+        times.append(
+            page.evaluate("performance.getEntriesByName('pathlens:network-rendered')[0].startTime")
+        )
         page.close()
     return times
 
@@ -104,8 +115,9 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU()
         self.down = None
         if stride != 1 or cin != cout:
-            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                      nn.BatchNorm2d(cout))  # fmt: skip
+            self.down = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
 
     def forward(self, x):
         y = self.relu(self.bn1(self.conv1(x)))
@@ -117,8 +129,12 @@ class Bottleneck(nn.Module):
 class ResNet50(nn.Module):
     def __init__(self, classes: int = 1000):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
-                                  nn.ReLU(), nn.MaxPool2d(3, 2, 1))  # fmt: skip
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 64, 7, 2, 3, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(3, 2, 1),
+        )
         layers, cin = [], 64
         for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
             stage = []
@@ -141,39 +157,85 @@ def synthetic_answers(network: dict, seed: int = 0) -> dict:
     channels = {s["name"]: s["channels"] for s in network["sites"]}
     datapaths = {}
     for key in "ABC":
-        kept = {s: sorted(rng.choice(c, max(1, int(0.3 * c)), replace=False).tolist())
-                for s, c in channels.items()}  # fmt: skip
-        datapaths[key] = {"channels": kept, "scores": {s: [] for s in sites},
-                          "site_channels": channels, "method": "gates", "targets": [0] * 8,
-                          "kept_fraction": 0.3, "n_control": 64, "timing": {},
-                          "fidelity": {"sufficiency": 1, "specificity": 1, "necessity": 0}}  # fmt: skip
+        kept = {
+            s: sorted(rng.choice(c, max(1, int(0.3 * c)), replace=False).tolist())
+            for s, c in channels.items()
+        }
+        datapaths[key] = {
+            "channels": kept,
+            "scores": {s: [] for s in sites},
+            "site_channels": channels,
+            "method": "gates",
+            "targets": [0] * 8,
+            "kept_fraction": 0.3,
+            "n_control": 64,
+            "timing": {},
+            "fidelity": {"sufficiency": 1, "specificity": 1, "necessity": 0},
+        }
 
     def comparison(a, b):
         out = []
         for s in sites:
             x, y = set(datapaths[a]["channels"][s]), set(datapaths[b]["channels"][s])
-            out.append({"site": s, "jaccard": len(x & y) / len(x | y),
-                        "similarity": float(rng.uniform(0.5, 1)), "shared": sorted(x & y),
-                        "only_a": sorted(x - y), "only_b": sorted(y - x)})  # fmt: skip
+            out.append(
+                {
+                    "site": s,
+                    "jaccard": len(x & y) / len(x | y),
+                    "similarity": float(rng.uniform(0.5, 1)),
+                    "shared": sorted(x & y),
+                    "only_a": sorted(x - y),
+                    "only_b": sorted(y - x),
+                }
+            )
         return out
 
     progress = np.clip(np.linspace(0, 1, len(sites)) + rng.normal(0, 0.05, len(sites)), 0, 1)
-    set_info = {"size": 8, "description": "", "image_set": 1, "datapath": 1,
-                "indices": list(range(8)), "predictions": [0] * 8, "confidence": [0.9] * 8}  # fmt: skip
+    set_info = {
+        "size": 8,
+        "description": "",
+        "image_set": 1,
+        "datapath": 1,
+        "indices": list(range(8)),
+        "predictions": [0] * 8,
+        "confidence": [0.9] * 8,
+    }
     analysis = {
-        "id": 1, "name": "synthetic", "source": 0, "target": 1, "source_name": "class 0",
-        "target_name": "class 1", "sites": sites, "sets": {k: set_info for k in "ABC"},
-        "datapaths": datapaths, "comparisons": {"AB": comparison("A", "B"),
-                                                "AC": comparison("A", "C")},
-        "progress": progress.round(3).tolist(), "divergence": sites[len(sites) // 3],
-        "merge": sites[2 * len(sites) // 3], "error_channels": [], "attack": {},
+        "id": 1,
+        "name": "synthetic",
+        "source": 0,
+        "target": 1,
+        "source_name": "class 0",
+        "target_name": "class 1",
+        "sites": sites,
+        "sets": {k: set_info for k in "ABC"},
+        "datapaths": datapaths,
+        "comparisons": {"AB": comparison("A", "B"), "AC": comparison("A", "C")},
+        "progress": progress.round(3).tolist(),
+        "divergence": sites[len(sites) // 3],
+        "merge": sites[2 * len(sites) // 3],
+        "error_channels": [],
+        "attack": {},
         "timing": {},
-    }  # fmt: skip
-    run = {"name": "resnet50", "model": {"spec": "benchmark:resnet50", "classes": None,
-                                         "input_shape": [3, 64, 64]},
-           "network": network, "analyses": [{"id": 1, "name": "synthetic", "created": 0,
-                                             "kind": "adversarial", "source": 0, "target": 1}],
-           "datapaths": [], "image_sets": [], "can_run_jobs": False, "attacks": []}  # fmt: skip
+    }
+    run = {
+        "name": "resnet50",
+        "model": {"spec": "benchmark:resnet50", "classes": None, "input_shape": [3, 64, 64]},
+        "network": network,
+        "analyses": [
+            {
+                "id": 1,
+                "name": "synthetic",
+                "created": 0,
+                "kind": "adversarial",
+                "source": 0,
+                "target": 1,
+            }
+        ],
+        "datapaths": [],
+        "image_sets": [],
+        "can_run_jobs": False,
+        "attacks": [],
+    }
     return {"/api/run": run, "/api/analyses/1": analysis}
 
 
@@ -212,8 +274,10 @@ def expand_collapse(browser, path: Path, network: dict) -> dict:
             times.append(page.evaluate(CLICK_TO_PAINT, stage))  # and back
     # everything expanded: stages then blocks
     for stage in stages:
-        if page.get_attribute(f'[data-testid=segment][data-name="{stage}"]',
-                              "data-expanded") != "true":  # fmt: skip
+        if (
+            page.get_attribute(f'[data-testid=segment][data-name="{stage}"]', "data-expanded")
+            != "true"
+        ):
             page.evaluate(CLICK_TO_PAINT, stage)
     blocks = list(dict.fromkeys(s["segment"][1] for s in network["sites"] if len(s["segment"]) > 1))
     full = [page.evaluate(CLICK_TO_PAINT, b) for b in blocks]
@@ -225,9 +289,15 @@ def expand_collapse(browser, path: Path, network: dict) -> dict:
 def main() -> None:
     run_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/demo")
     if not (run_dir / "run.sqlite").exists():
-        sys.exit(f"{run_dir} is not a run folder: make it with `pathlens demo --no-serve --out {run_dir}`")
-    print(f"# web benchmarks, {datetime.date.today()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, torch {torch.__version__}\n")  # fmt: skip
+        sys.exit(
+            f"{run_dir} is not a run folder: make one with "
+            f"`pathlens demo --no-serve --out {run_dir}`"
+        )
+    machine = platform.processor() or platform.machine()
+    print(
+        f"# web benchmarks, {datetime.date.today()}, {machine}, "
+        f"{os.cpu_count()} cores, torch {torch.__version__}\n"
+    )
     print("## API latency on stored results (demo run), 20 rounds\n")
     print("| endpoint | requests | median ms | p95 ms |\n|---|---:|---:|---:|")
     for name, count, median, p95 in api_latency(run_dir):
@@ -243,15 +313,22 @@ def main() -> None:
         channels = sum(s["channels"] for s in network["sites"])
         stages = len({s["segment"][0] for s in network["sites"]})
         blocks = len({tuple(s["segment"][:2]) for s in network["sites"]})
-        print(f"\n## ResNet-50-sized network: {len(network['sites'])} sites, {blocks} blocks in "
-              f"{stages} stages, {channels} channels, {len(network['edges'])} edges\n")  # fmt: skip
+        print(
+            f"\n## ResNet-50-sized network: {len(network['sites'])} sites, {blocks} blocks in "
+            f"{stages} stages, {channels} channels, {len(network['edges'])} edges\n"
+        )
         t = big["toggle"]
         print(f"- first render: {big['load']:.0f} ms")
-        print(f"- expand/collapse a stage, click to painted frame ({len(t)} clicks): median "
-              f"{statistics.median(t):.1f} ms, p95 {np.percentile(t, 95):.1f} ms, max {max(t):.1f} ms")  # fmt: skip
+        print(
+            f"- expand/collapse a stage, click to painted frame ({len(t)} clicks): median "
+            f"{statistics.median(t):.1f} ms, p95 {np.percentile(t, 95):.1f} ms, "
+            f"max {max(t):.1f} ms"
+        )
         f = big["expand_all"]
-        print(f"- expanding every block one by one up to all {big['sites_shown']} sites shown: "
-              f"median {statistics.median(f):.1f} ms, max {max(f):.1f} ms")
+        print(
+            f"- expanding every block one by one up to all {big['sites_shown']} sites shown: "
+            f"median {statistics.median(f):.1f} ms, max {max(f):.1f} ms"
+        )
         browser.close()
 
 

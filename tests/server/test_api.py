@@ -96,7 +96,9 @@ def test_neuron_view_carries_the_real_maps_and_features(api, analysis, stored, d
         assert maps.shape == acts.shape
         assert np.abs(maps - acts).max() <= step / 2 + 1e-4
         assert np.allclose(view["mean"][key], acts.mean((1, 2)), atol=1e-3)
-        assert view["in_datapath"][key] == (error.channel in stored.datapaths[key].channels[error.site])
+        assert view["in_datapath"][key] == (
+            error.channel in stored.datapaths[key].channels[error.site]
+        )
     patches = decode(view["patches"])
     assert patches.shape[0] == len(view["patch_values"]) == len(view["patch_images"])
     assert view["patch_values"] == sorted(view["patch_values"], reverse=True)
@@ -105,9 +107,7 @@ def test_neuron_view_carries_the_real_maps_and_features(api, analysis, stored, d
 
 def test_missing_maximization_is_made_on_demand_and_kept(api, analysis, stored, demo_run):
     site = analysis["sites"][-1]
-    channel = next(
-        c for c in range(64) if f"maximize/{site}/{c}" not in stored.neurons
-    )
+    channel = next(c for c in range(64) if f"maximize/{site}/{c}" not in stored.neurons)
     view = api.get(f"/api/analyses/{analysis['id']}/neurons/{site}/{channel}").json()
     assert view["maximization"]["shape"] == [1, 28, 28]
     with RunStore(demo_run) as run:
@@ -195,7 +195,7 @@ def test_no_path_escapes_to_the_filesystem(api, path):
 def test_front_end_is_served(api):
     page = api.get("/")
     assert page.status_code == 200
-    assert "<div id=\"app\">" in page.text
+    assert '<div id="app">' in page.text
     script = page.text.split('src="./')[1].split('"')[0]
     assert api.get("/" + script).status_code == 200
 
@@ -227,8 +227,13 @@ def test_datapath_job_streams_gates_and_its_result_keeps_the_predictions(
 ):
     chosen = [0, 2, 3]
     job = api.post(
-        "/api/jobs", json={"kind": "datapath", "analysis": analysis["id"], "set": "A",
-                           "images": chosen}  # fmt: skip
+        "/api/jobs",
+        json={
+            "kind": "datapath",
+            "analysis": analysis["id"],
+            "set": "A",
+            "images": chosen,
+        },
     )
     assert job.status_code == 202 and job.json()["status"] == "queued"
     events, end = [], None

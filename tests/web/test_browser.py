@@ -145,14 +145,14 @@ def test_clicking_a_channel_shows_its_heat_maps(page, demo_server, run_info, ana
     open_app(page, demo_server)
     site = analysis["sites"][3]
     show_site(page, run_info, site)
-    channel = page.locator(f'[data-testid=layer-view][data-site="{site}"]').get_by_test_id(
-        "channel"
-    ).first
+    channel = (
+        page.locator(f'[data-testid=layer-view][data-site="{site}"]')
+        .get_by_test_id("channel")
+        .first
+    )
     number = channel.get_attribute("data-channel")
     channel.click()
-    neuron = page.locator(
-        f'[data-testid=neuron-view][data-site="{site}"][data-channel="{number}"]'
-    )
+    neuron = page.locator(f'[data-testid=neuron-view][data-site="{site}"][data-channel="{number}"]')
     expect(neuron).to_be_visible()
     maps = neuron.locator("canvas[data-testid=heatmap]")
     total = sum(analysis["sets"][k]["size"] for k in "ABC")
@@ -161,7 +161,8 @@ def test_clicking_a_channel_shows_its_heat_maps(page, demo_server, run_info, ana
     spread = maps.first.evaluate(
         """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                   let lo = 255, hi = 0;
-                  for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
+                  for (let i = 0; i < d.length; i += 4) {
+                    lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
                   return hi - lo; }"""
     )
     assert spread > 20

@@ -200,25 +200,28 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
 
 async def _follow(view: RunView, runner: JobRunner | None, job_id: int):
     """SSE: `progress` events as they come, then one `done` or `failed` with the job record.
-    Bursts of optimisation events are thinned to the latest, so a slow client never lags."""
+    Bursts of optimisation events are thinned to the latest, so a slow client never lags.
+    A stream that breaks is logged and closed; the client reopens it or reads the job."""
     cursor = 0
     yield ": following job\n\n"
-    while True:
-        if runner is None:
-            new, ended = [], True
-        else:
-            new, ended = await asyncio.to_thread(runner.events_since, job_id, cursor, 1.0)
-        cursor += len(new)
-        for event in _thin(new):
-            yield f"event: progress\ndata: {json.dumps(event)}\n\n"
-        if ended:
-            record = await asyncio.to_thread(lambda: view.store().job(job_id))
-            if record["status"] in ("done", "failed", "interrupted"):
+    try:
+        while True:
+            if runner is None:
+                new, ended = [], True
+            else:
+                new, ended = await asyncio.to_thread(runner.events_since, job_id, cursor, 1.0)
+            cursor += len(new)
+            for event in _thin(new):
+                yield f"event: progress\ndata: {json.dumps(event)}\n\n"
+            if ended:
+                record = await asyncio.to_thread(lambda: view.store().job(job_id))
                 name = "done" if record["status"] == "done" else "failed"
                 yield f"event: {name}\ndata: {json.dumps(record)}\n\n"
                 return
-        if not new:
-            yield ": waiting\n\n"
+            if not new:
+                yield ": waiting\n\n"
+    except Exception:
+        log.exception("the event stream of job %s broke", job_id)
 
 
 def _thin(events: list[dict]) -> list[dict]:

@@ -60,21 +60,51 @@ export function startJob(request: JobRequest): Promise<Job> {
   return post<Job>("/api/jobs", request);
 }
 
-/** Follow a job over Server-Sent Events until it ends; returns a function that stops it. */
+/** Follow a job over Server-Sent Events until it ends; returns a function that stops it.
+ *  A dropped stream is reopened (the server replays the job's events); after the job has
+ *  ended, its record decides; only repeated failures are reported. */
 export function followJob(
   id: number,
   on: { progress: (e: ProgressEvent) => void; end: (job: Job) => void; error?: (message: string) => void },
 ): () => void {
-  const source = new EventSource(`/api/jobs/${id}/events`);
-  source.addEventListener("progress", (e) => on.progress(JSON.parse((e as MessageEvent).data)));
-  for (const name of ["done", "failed"]) {
-    source.addEventListener(name, (e) => {
-      source.close();
-      on.end(JSON.parse((e as MessageEvent).data));
-    });
-  }
-  source.onerror = () => {
-    if (source.readyState === EventSource.CLOSED) on.error?.("The connection to the server was lost.");
+  let source: EventSource | null = null;
+  let stopped = false;
+  let failures = 0;
+  const finish = (job: Job) => {
+    stopped = true;
+    source?.close();
+    on.end(job);
   };
-  return () => source.close();
+  const connect = () => {
+    if (stopped) return;
+    const current = new EventSource(`/api/jobs/${id}/events`);
+    source = current;
+    current.addEventListener("progress", (e) => {
+      failures = 0;
+      on.progress(JSON.parse((e as MessageEvent).data));
+    });
+    for (const name of ["done", "failed"]) {
+      current.addEventListener(name, (e) => finish(JSON.parse((e as MessageEvent).data)));
+    }
+    current.onerror = async () => {
+      if (current.readyState !== EventSource.CLOSED || stopped) return; // the browser retries
+      try {
+        const job = await get<Job>(`/api/jobs/${id}`);
+        if (job.status !== "queued" && job.status !== "running") return finish(job);
+      } catch {
+        // the server may be restarting: try again below
+      }
+      if (++failures > 5) {
+        stopped = true;
+        on.error?.("The connection to the server was lost.");
+      } else {
+        setTimeout(connect, 1000);
+      }
+    };
+  };
+  connect();
+  return () => {
+    stopped = true;
+    source?.close();
+  };
 }

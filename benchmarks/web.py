@@ -1,9 +1,10 @@
 """Web app speed: API latency on stored results, first render of the network view, and a
 ResNet-50-sized network (expand/collapse), measured in Debian's chromium via Playwright.
 
-1. API: the demo run (`pathlens demo --no-serve --out RUN` first; default runs/demo) served on
-   127.0.0.1; every endpoint the views use, each answer requested 20 times after one warm-up
-   request (the warm-up makes missing activation-maximisation images, which are then stored).
+1. API: the demo run (`pathlens demo --no-serve --out RUN` first; default runs/demo) served by
+   `pathlens serve` in its own process on 127.0.0.1; every endpoint the views use, each answer
+   requested 20 times after one warm-up request (the warm-up makes missing
+   activation-maximisation images, which are then stored).
 2. First render: page load to the front end's `pathlens:network-rendered` mark, 5 loads.
 3. ResNet-50: a bottleneck ResNet-50 (layers 3-4-6-3, random weights, 3x64x64 input) is turned
    into sites by `Network`; a page with that network and synthetic datapaths (30% of channels
@@ -19,10 +20,13 @@ import datetime
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -32,7 +36,6 @@ from playwright.sync_api import sync_playwright
 from torch import nn
 
 from pathlens import Network
-from pathlens.server import create_app, running
 from pathlens.server._app import STATIC
 from pathlens.server._report import _inline
 
@@ -49,9 +52,31 @@ FLAGS = [
 
 
 # ---------------------------------------------------------------------- API
+@contextmanager
+def served(run_dir: Path):
+    """`pathlens serve RUN` in its own process, as a user runs it: its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "pathlens", "serve", str(run_dir), "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"{url}/api/health")
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def api_latency(run_dir: Path) -> list[tuple[str, int, float, float]]:
     rows = []
-    with running(create_app(run_dir)) as url, httpx.Client(base_url=url, timeout=120) as client:
+    with served(run_dir) as url, httpx.Client(base_url=url, timeout=120) as client:
         run = client.get("/api/run").json()
         aid = run["analyses"][0]["id"]
         analysis = client.get(f"/api/analyses/{aid}").json()
@@ -304,7 +329,7 @@ def main() -> None:
         print(f"| `{name}` | {count} | {median:.1f} | {p95:.1f} |")
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-        with running(create_app(run_dir)) as url:
+        with served(run_dir) as url:
             loads = first_render(browser, url)
         print("\n## First render of the network view (demo run), page load to mark, 5 loads\n")
         print(f"median {statistics.median(loads):.0f} ms, max {max(loads):.0f} ms")

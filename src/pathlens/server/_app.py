@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -254,22 +253,19 @@ def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[st
     (port 0 picks a free port). For notebooks, tests and benchmarks."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.bind((host, port))
-    sock.listen(64)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         if not thread.is_alive():
-            raise RuntimeError("the server stopped while starting")
+            raise RuntimeError(f"the server could not start on {host}:{port}")
         time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://{host}:{sock.getsockname()[1]}"
+        yield f"http://{host}:{bound}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        sock.close()
         runner = getattr(app.state, "runner", None)
         if runner is not None:
             runner.stop()

@@ -267,10 +267,17 @@ def test_datapath_job_streams_gates_and_its_result_keeps_the_predictions(
 
 
 def test_jobs_left_running_are_marked_interrupted(tmp_path, demo_run):
-    import shutil
+    import sqlite3
 
+    # SQLite's backup, not a file copy: closing a plain copy's file handles would drop this
+    # process's locks on the live database (POSIX locks are per process)
     copy = tmp_path / "run"
-    shutil.copytree(demo_run, copy)
+    copy.mkdir()
+    with (
+        sqlite3.connect(demo_run / "run.sqlite") as src,
+        sqlite3.connect(copy / "run.sqlite") as dst,
+    ):
+        src.backup(dst)
     with RunStore(copy) as run:
         job_id = run.add_job("adversarial", {"source": 9, "target": 7})
         run.update_job(job_id, status="running")

@@ -275,6 +275,52 @@ def resnet50_page(folder: Path) -> tuple[Path, dict]:
     return path, network
 
 
+def live_latency(browser, samples: int = 10) -> list[float]:
+    """Seconds from a snapshot's commit by a training subprocess to its count on the page."""
+    import re
+
+    from pathlens import open_run
+    from pathlens.server import create_app, running
+
+    worker = Path(__file__).parents[1] / "tests" / "training" / "tracker_worker.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "live"
+        command = [sys.executable, str(worker), str(path), "--every", "5", "--sleep", "0.1"]
+        writer = subprocess.Popen(command)
+        try:
+            while True:
+                try:
+                    if len(open_run(path).snapshots()):
+                        break
+                except Exception:
+                    time.sleep(0.1)
+            latencies = []
+            with running(create_app(path, jobs=False)) as url:
+                page = browser.new_page(viewport={"width": 1440, "height": 900})
+                page.goto(url)
+                status = page.get_by_test_id("training-status")
+                status.wait_for()
+                run = open_run(path)
+                for _ in range(samples):
+                    target = len(run.snapshots()) + 1
+                    page.wait_for_function(
+                        """n => { const e = document.querySelector('[data-testid=training-status]');
+                                  const m = e && e.textContent.match(/(\\d+) snapshots/);
+                                  return m && Number(m[1]) >= n; }""",
+                        arg=target,
+                        polling=20,
+                        timeout=30_000,
+                    )
+                    seen = time.time()
+                    latencies.append(seen - run.snapshot_times()[target - 1])
+                    assert re.search(r"\d+ snapshots", status.inner_text())
+                page.close()
+            return latencies
+        finally:
+            writer.kill()
+            writer.wait()
+
+
 CLICK_TO_PAINT = """async (name) => {
   const node = document.querySelector(`[data-testid=segment][data-name="${name}"]`);
   const start = performance.now();
@@ -353,6 +399,13 @@ def main() -> None:
         print(
             f"- expanding every block one by one up to all {big['sites_shown']} sites shown: "
             f"median {statistics.median(f):.1f} ms, max {max(f):.1f} ms"
+        )
+        live = live_latency(browser)
+        print(
+            "\n## Live training run: snapshot committed by the trainer to its count on the page\n"
+        )
+        print(
+            f"{len(live)} snapshots: median {statistics.median(live):.2f} s, max {max(live):.2f} s"
         )
         browser.close()
 

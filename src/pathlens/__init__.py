@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlens.datapath import Datapath, Fidelity, extract_datapath
 from pathlens.errors import PathlensError, PathlensWarning
 from pathlens.model import LoadedModel, Network, Site, load_model
+from pathlens.training import Tracker, open_run
 
 try:
     __version__ = version("pathlens")
@@ -22,7 +23,9 @@ __all__ = [
     "PathlensError",
     "PathlensWarning",
     "Site",
+    "Tracker",
     "__version__",
     "extract_datapath",
     "load_model",
+    "open_run",
 ]

@@ -222,3 +222,98 @@ def test_report_opens_from_disk_and_shows_the_network(page, demo_run, run_info, 
     show_site(page, run_info, site)
     expect(page.locator(f'[data-testid=layer-view][data-site="{site}"]')).to_be_visible()
     page.screenshot(path=shots / "report.png")
+
+
+def test_live_training_run_grows_on_screen(page, tmp_path, shots):
+    """A training subprocess writes snapshots; the open page's count and timeline follow."""
+    import re
+    import subprocess
+    import sys
+    import time
+
+    from pathlens import open_run
+    from pathlens.server import create_app, running
+
+    worker = Path(__file__).parents[1] / "training" / "tracker_worker.py"
+    path = tmp_path / "live"
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            str(worker),
+            str(path),
+            "--every",
+            "2",
+            "--sleep",
+            "0.05",
+            "--steps",
+            "100000",
+        ]
+    )
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if len(open_run(path).snapshots()) > 0:
+                    break
+            except Exception:
+                pass
+            assert time.time() < deadline, "the training subprocess did not start"
+            time.sleep(0.1)
+        with running(create_app(path, jobs=False)) as url:
+            page.goto(url)
+            status = page.get_by_test_id("training-status")
+            expect(status).to_contain_text("snapshots")
+            expect(page.get_by_test_id("timeline")).to_be_visible()
+
+            def shown() -> int:
+                return int(re.search(r"(\d+) snapshots", status.inner_text()).group(1))
+
+            first = shown()
+            page.screenshot(path=shots / "training-live-1.png")
+            page.wait_for_timeout(2500)
+            second = shown()
+            assert second > first, (first, second)
+            # the page keeps within 2 s of what the run holds
+            assert len(open_run(path).snapshots()) - second <= int(2 / (2 * 0.05)) + 5
+            site = open_run(path).sites()[0]
+            page.locator(f'[data-testid=training-site][data-name="{site}"]').first.click()
+            expect(page.get_by_test_id("polyline").first).to_be_attached()
+            page.screenshot(path=shots / "training-live-2.png")
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_mechanism_view_draws_clusters_bundles_and_details(
+    page, cnn_net, test_set, tmp_path, shots
+):
+    from pathlens.mechanism import analyze
+    from pathlens.server import create_app, running
+    from pathlens.store import RunStore
+
+    path = tmp_path / "mech"
+    images, labels = test_set.images[:400], test_set.labels[:400]
+    with RunStore(path) as run:
+        for name in ("early", "late"):
+            run.save_mechanism(analyze(cnn_net, images, labels, k_max=4), name=name)
+        summary = run.mechanism_summary(run.mechanisms()[0]["id"])
+    with running(create_app(path, jobs=False)) as url:
+        page.goto(url)
+        page.get_by_test_id("tab-mechanism").click()
+        view = page.get_by_test_id("mechanism-view")
+        expect(view).to_be_visible()
+        expect(view.get_by_test_id("mech-site")).to_have_count(len(summary["sites"]))
+        clusters = sum(s["n_clusters"] for s in summary["sites"])
+        expect(view.get_by_test_id("mech-cluster")).to_have_count(clusters)
+        expect(view.get_by_test_id("mech-bundle").first).to_be_attached()
+        site = summary["sites"][1]
+        view.locator(
+            f'[data-testid=mech-cluster][data-site="{site["name"]}"][data-cluster="0"]'
+        ).first.click()
+        detail = page.get_by_test_id("cluster-detail")
+        expect(detail).to_contain_text(site["name"])
+        expect(detail.get_by_test_id("class-matrix")).to_be_visible()
+        page.screenshot(path=shots / "mechanism.png")
+        page.get_by_test_id("compare-select").select_option(index=1)
+        expect(view.get_by_test_id("mech-cluster")).to_have_count(2 * clusters)
+        page.screenshot(path=shots / "mechanism-compare.png")

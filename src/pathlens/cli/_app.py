@@ -475,6 +475,117 @@ def report(
     )
 
 
+@command
+def mechanism(
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder to write (created if new)."),
+    model: str = typer.Option("demo:resnet", "--model", "-m", help=MODEL_HELP),
+    weights: Path | None = typer.Option(None, help="State dict for the model (torch.save)."),
+    input_shape: str | None = typer.Option(None, help="One input's shape, e.g. 1,28,28."),
+    images: Path | None = typer.Option(
+        None, help="Labelled images (.npz with images and labels); default: the demo data."
+    ),
+    split: str = typer.Option("test", help="Demo data split to analyse: test or train."),
+    n: int = typer.Option(10000, help="Use the first N images (all if fewer)."),
+    name: str = typer.Option("", help="A name for this analysis, e.g. 'checkpoint 3'."),
+    k_max: int = typer.Option(8, help="Most clusters per site (chosen by silhouette)."),
+    patches: int = typer.Option(8, help="Top-activating patches kept per channel."),
+    batch_size: int = typer.Option(256, help="Images per forward pass."),
+    contribution_images: int = typer.Option(
+        256, help="Images (spread over the classes) to measure contributions on; 0 skips them."
+    ),
+    maximize: bool = typer.Option(
+        False, "--maximize", help="Also an activation-maximisation image per cluster (slow)."
+    ),
+) -> None:
+    """Explain how the model works as a whole: channel clusters per site with their learned
+    features and class profiles, and bundled connections between clusters."""
+    from pathlens.data import fashion_mnist, load_images
+    from pathlens.mechanism import analyze
+    from pathlens.store import RunStore, remember_model
+
+    if split not in ("test", "train"):
+        raise PathlensError(f"--split must be 'test' or 'train', not {split!r}.")
+    if n < 1:
+        raise PathlensError(f"--n must be at least 1 image, not {n}.")
+    RunStore(out_dir).close()  # a bad --out fails now, not after the computation
+    loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
+    net = pathlens.Network(loaded.model, loaded.example_input)
+    if images is not None:
+        data, labels = load_images(images, net.input_shape)
+        if labels is None:
+            raise PathlensError(f"{images} has no labels: add an array 'labels' to the .npz.")
+        facts = {"source": str(images)}
+    elif loaded.classes is not None:
+        dataset = fashion_mnist(split)
+        data, labels = dataset.images, dataset.labels
+        facts = {"source": "fashion-mnist", "split": split}
+    else:
+        raise PathlensError("Give --images FILE (labelled .npz) for a model of your own.")
+    data, labels = data[:n], labels[:n]
+    facts["n"] = len(data)
+    n_classes = net.predict(data[:1])[0].shape[1]
+    classes = loaded.classes or tuple(str(i) for i in range(n_classes))
+    with progress_bar() as bar:
+        result = analyze(
+            net, data, labels, classes=classes, k_max=k_max, patches=patches,
+            batch_size=batch_size, contribution_images=contribution_images, maximize=maximize,
+            data=facts,
+            callback=_mechanism_progress(bar),
+        )  # fmt: skip
+    with RunStore(out_dir) as run:
+        remember_model(run, net, spec=model, weights=weights, classes=classes, data=images)
+        default = facts["split"] if images is None else images.stem
+        mechanism_id = run.save_mechanism(result, name=name or default)
+    table = Table(title=f"mechanism of {model} over {len(data)} images", title_justify="left")
+    for col in ("#", "site", "channels", "clusters", "silh.", "cluster sizes", "edges in",
+                "bundles/pairs in"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("site", "cluster sizes") else "right")
+    incoming: dict[str, list] = {}
+    for edge in result.edges:
+        incoming.setdefault(edge.target, []).append(edge)
+    for i, site in enumerate(result.sites):
+        c = site.clusters
+        edges_in = incoming.get(site.name, [])
+        bundles = sum(len(e.bundles) for e in edges_in)
+        pairs = sum(e.weight.size for e in edges_in)
+        score = c.silhouette.get(site.n_clusters)
+        table.add_row(
+            str(i), site.name, str(site.channels), str(site.n_clusters),
+            "-" if score is None else f"{score:.2f}",
+            " ".join(str(len(m)) for m in c.members), str(len(edges_in)),
+            f"{bundles}/{pairs}" if edges_in else "-",
+        )  # fmt: skip
+    out.print(table)
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in result.timing.items())
+    out.print(f"time: {seconds}", highlight=False)
+    out.print(f"saved mechanism {mechanism_id} in {out_dir}", highlight=False)
+
+
+def _mechanism_progress(bar):
+    """A callback for `analyze` events: one bar per stage, moved batch by batch."""
+    names = {
+        "pass": "pass over the images",
+        "patches": "cropping patches",
+        "clustering": "clustering channels",
+        "contributions": "contributions",
+        "bundling": "bundling edges",
+        "maximization": "activation maximisation",
+    }
+    tasks: dict[str, int] = {}
+
+    def on_event(event: dict) -> None:
+        stage = event["stage"]
+        if stage == "done":
+            return
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(names.get(stage, stage), total=event["total"],
+                                        status="")  # fmt: skip
+        bar.update(tasks[stage], completed=event["done"], total=event["total"],
+                   status="done" if event["done"] == event["total"] else "")  # fmt: skip
+
+    return on_event
+
+
 def _progress_events(bar, task):
     """A datapath callback that moves a progress bar."""
 

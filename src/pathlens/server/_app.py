@@ -21,13 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from pathlens.errors import NotFoundError, PathlensError
 from pathlens.server._jobs import JobRunner
+from pathlens.server._training import TrainingView
 from pathlens.server._views import RunView
 
 STATIC = Path(__file__).parent / "static"
@@ -57,6 +58,18 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
     must come to a loopback host name."""
     view = RunView(run_dir, jobs=jobs)
     runner = JobRunner(view) if jobs else None
+    training_views: list[TrainingView] = []
+
+    def training() -> TrainingView:
+        """The run's training records; they may appear after the server started."""
+        if not training_views:
+            if view.store().meta("training") is None:
+                raise NotFoundError(
+                    "This run holds no training records: record one with pathlens.Tracker."
+                )
+            training_views.append(TrainingView(run_dir))
+        return training_views[0]
+
     app = FastAPI(title="pathlens", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.view = view
     app.state.runner = runner
@@ -141,6 +154,14 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
     def image_set(set_id: int) -> dict:
         return view.image_set(set_id)
 
+    @app.get("/api/mechanisms/{mechanism_id}")
+    def mechanism(mechanism_id: int) -> dict:
+        return view.mechanism(mechanism_id)
+
+    @app.get("/api/mechanisms/{mechanism_id}/patches")
+    def mechanism_patches(mechanism_id: int, site: str) -> dict:
+        return view.mechanism_patches(mechanism_id, site)
+
     @app.get("/api/datapaths/{datapath_id}")
     def datapath(datapath_id: int) -> dict:
         return view.datapath(datapath_id)
@@ -170,6 +191,41 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
         view.store().job(job_id)  # 404 before the stream starts
         return StreamingResponse(
             _follow(view, runner, job_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/api/training")
+    def training_info() -> dict:
+        return training().info()
+
+    @app.get("/api/training/scalars")
+    def training_scalars(name: list[str] = Query(default=[])) -> dict:
+        return training().scalars(name)
+
+    @app.get("/api/training/series")
+    def training_series(
+        site: str, stat: str = "act_mean", n: int = 150, start: int | None = None,
+        stop: int | None = None,
+    ) -> dict:  # fmt: skip
+        return training().series(site, stat, n, start, stop)
+
+    @app.get("/api/training/anomalies")
+    def training_anomalies(start: int | None = None, stop: int | None = None) -> dict:
+        return training().anomalies(start, stop)
+
+    @app.get("/api/training/credit")
+    def training_credit(
+        site: str, neuron: int, start: int | None = None, stop: int | None = None,
+        depth: int = 2,
+    ) -> dict:  # fmt: skip
+        return training().credit(site, neuron, start, stop, depth)
+
+    @app.get("/api/training/events")
+    def training_events() -> StreamingResponse:
+        reader = training()
+        return StreamingResponse(
+            _watch(reader),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -221,6 +277,23 @@ async def _follow(view: RunView, runner: JobRunner | None, job_id: int):
                 yield ": waiting\n\n"
     except Exception:
         log.exception("the event stream of job %s broke", job_id)
+
+
+async def _watch(reader: TrainingView, interval: float = 0.5):
+    """SSE for a training run: an `update` event (snapshot count, last step, status) whenever
+    the run changes, checked every `interval` seconds; a comment line otherwise."""
+    last = None
+    try:
+        while True:
+            state = await asyncio.to_thread(reader.progress)
+            if state != last:
+                yield f"event: update\ndata: {json.dumps(state)}\n\n"
+                last = state
+            else:
+                yield ": unchanged\n\n"
+            await asyncio.sleep(interval)
+    except Exception:
+        log.exception("the training event stream broke")
 
 
 def _thin(events: list[dict]) -> list[dict]:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from pathlens._cache import atomic_write_bytes
 from pathlens.errors import PathlensError
@@ -38,6 +39,17 @@ def report_paths(view: RunView) -> list[tuple[str, Callable[[], object]]]:
                     (f"/api/analyses/{aid}/neurons/{site}/{ch}",
                      lambda aid=aid, site=site, ch=ch: view.neuron(aid, site, ch, compute=False))
                 )  # fmt: skip
+    for m in info["mechanisms"]:
+        mid = m["id"]
+        summary = view.mechanism(mid)
+        paths.append((f"/api/mechanisms/{mid}", lambda summary=summary: summary))
+        for site in summary["sites"]:
+            name = site["name"]
+            query = quote(name, safe="-_.!~*'()")  # as the page's encodeURIComponent
+            paths.append(
+                (f"/api/mechanisms/{mid}/patches?site={query}",
+                 lambda mid=mid, name=name: view.mechanism_patches(mid, name))
+            )  # fmt: skip
     for d in info["datapaths"]:
         paths.append((f"/api/datapaths/{d['id']}", lambda did=d["id"]: view.datapath(did)))
     unique = dict(paths)  # an image set shared by two analyses is embedded once

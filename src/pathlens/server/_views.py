@@ -89,6 +89,9 @@ class RunView:
             if analysis_id in self._analyses:
                 self._analyses.move_to_end(analysis_id)
                 return self._analyses[analysis_id]
+        kinds = {a["id"]: a["kind"] for a in self.store().analyses()}
+        if kinds.get(analysis_id) not in (None, "adversarial"):
+            raise NotFoundError(f"Analysis {analysis_id} is a {kinds[analysis_id]} analysis.")
         analysis = self.store().load_analysis(analysis_id)
         with self._lock:
             self._analyses[analysis_id] = analysis
@@ -104,6 +107,7 @@ class RunView:
     def run_info(self) -> dict:
         store = self.store()
         facts = store.meta("model")
+        rows = store.analyses()
         return {
             "name": self.path.resolve().name,
             "model": None
@@ -114,11 +118,13 @@ class RunView:
                 "input_shape": facts["input_shape"],
             },
             "network": store.meta("network"),
-            "analyses": store.analyses(),
+            "analyses": [a for a in rows if a["kind"] == "adversarial"],
+            "mechanisms": store.mechanisms(),
             "datapaths": store.datapaths(),
             "image_sets": store.image_sets(),
             "can_run_jobs": self.model_problem() is None,
             "attacks": ATTACKS,
+            "training": store.meta("training") is not None,
         }
 
     def analysis(self, analysis_id: int) -> dict:
@@ -265,6 +271,28 @@ class RunView:
         meta = {k: v for k, v in meta.items() if k != "indices"}
         return {"id": set_id, "name": row["name"], "n": row["n"], "labels": labels,
                 "meta": meta, "images": encoded}  # fmt: skip
+
+    def mechanism(self, mechanism_id: int) -> dict:
+        """The stored summary of a mechanism analysis (clusters, class matrices, bundles)."""
+        return {**self.store().mechanism_summary(mechanism_id), "id": mechanism_id}
+
+    def mechanism_patches(self, mechanism_id: int, site: str) -> dict:
+        """Every channel's top-activating patches at a site: [C, k, C_in, ph, pw] (pixels) and
+        their activation values [C][k]."""
+        summary = self.store().mechanism_summary(mechanism_id)
+        names = [s["name"] for s in summary["sites"]]
+        if site not in names:
+            raise NotFoundError(
+                f"The mechanism has no site {site!r}. Its sites: {', '.join(names)}."
+            )
+        store = self.store()
+        patches = store.mechanism_array(mechanism_id, f"sites/{site}/patches").float()
+        values = store.mechanism_array(mechanism_id, f"sites/{site}/patch_value").float()
+        return {
+            "site": site,
+            "patches": byte_array(patches),
+            "values": [[round(float(v), 5) for v in row] for row in values],
+        }
 
     def datapath(self, datapath_id: int) -> dict:
         store = self.store()

@@ -71,6 +71,27 @@ _MIGRATIONS = [
         error TEXT
     );
     """,
+    # Training records (pathlens.Tracker): per-step scalars and the list of completed
+    # snapshots. Per-neuron snapshot data lives in arrays.zarr; a snapshot exists for readers
+    # once its row is here (the Zarr data is written first).
+    """
+    CREATE TABLE scalar_names (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE scalars (
+        name_id INTEGER NOT NULL REFERENCES scalar_names(id),
+        step INTEGER NOT NULL,
+        value REAL,
+        time REAL NOT NULL,
+        PRIMARY KEY (name_id, step)
+    ) WITHOUT ROWID;
+    CREATE TABLE snapshots (
+        idx INTEGER PRIMARY KEY,
+        step INTEGER NOT NULL,
+        time REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -356,3 +377,131 @@ class RunStore:
         )
         keys = ("id", "name", "created", "kind", "source", "target")
         return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    # ---------------------------------------------------------------- mechanism
+    # A `pathlens.mechanism.Mechanism` is one row of the analyses table (kind "mechanism",
+    # body: its JSON summary) plus arrays named "mechanism/{id}/{array name}".
+    def save_mechanism(self, mechanism, name: str = "") -> int:
+        """Store a `Mechanism` (summary and arrays, in one transaction); returns its id.
+
+        Records the network structure (meta "network") when the run has none yet.
+        """
+        body = json.dumps({**mechanism.to_dict(), "name": name})
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO analyses (name, created, kind, body) VALUES (?, ?, 'mechanism', ?)",
+                (name, time.time(), body),
+            )
+            mechanism_id = int(cursor.lastrowid)
+            rows = []
+            for key, tensor in mechanism.arrays.items():
+                buffer = io.BytesIO()
+                np.save(buffer, tensor.detach().cpu().numpy(), allow_pickle=False)
+                rows.append((f"mechanism/{mechanism_id}/{key}", time.time(), buffer.getvalue()))
+            self._db.executemany("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?)", rows)
+            if self.meta("network") is None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('network', ?)",
+                    (json.dumps(mechanism.network),),
+                )
+        return mechanism_id
+
+    def mechanism_summary(self, mechanism_id: int) -> dict:
+        """The stored JSON summary of a mechanism (what `Mechanism.to_dict` gives, plus its
+        ``name``), without loading any array."""
+        row = self._db.execute(
+            "SELECT body FROM analyses WHERE id = ? AND kind = 'mechanism'", (mechanism_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"There is no mechanism analysis {mechanism_id} in {self.path}.")
+        return json.loads(row[0])
+
+    def mechanism_array(self, mechanism_id: int, key: str) -> torch.Tensor:
+        """One array of a stored mechanism, e.g. ``"sites/stem.2/patches"``."""
+        return self.load_array(f"mechanism/{mechanism_id}/{key}")
+
+    def load_mechanism(self, mechanism_id: int, arrays: bool = True):
+        """The stored `Mechanism` (with all its arrays, unless ``arrays=False``)."""
+        from pathlens.mechanism import Mechanism
+
+        body = self.mechanism_summary(mechanism_id)
+        loaded = {}
+        if arrays:
+            prefix = f"mechanism/{mechanism_id}/"
+            loaded = {
+                name[len(prefix) :]: self.load_array(name) for name in self.array_names(prefix)
+            }
+        return Mechanism.from_dict(body, loaded)
+
+    def mechanisms(self) -> list[dict]:
+        """The stored mechanism analyses: id, name, created, number of images and data facts
+        (e.g. the split), oldest first."""
+        rows = self._db.execute(
+            "SELECT id, name, created, json_extract(body, '$.n_images'), "
+            "json_extract(body, '$.data') FROM analyses WHERE kind = 'mechanism' ORDER BY id"
+        )
+        return [
+            {"id": r[0], "name": r[1], "created": r[2], "n_images": r[3],
+             "data": json.loads(r[4]) if r[4] else {}}
+            for r in rows
+        ]  # fmt: skip
+
+    # ---------------------------------------------------------------- training
+    # Written by pathlens.Tracker, read by pathlens.open_run. Scalars and snapshot rows only;
+    # the per-neuron data of a snapshot is in arrays.zarr (see pathlens.training._recording).
+    def add_training_records(
+        self,
+        scalars: list[tuple[str, int, float, float]],
+        snapshot: tuple[int, int, float] | None = None,
+    ) -> None:
+        """Store scalar rows (name, step, value, time) and, optionally, the row (index, step,
+        time) of a completed snapshot, all in one transaction. NaN values are stored as NULL
+        and read back as NaN."""
+        with self._db:
+            if scalars:
+                names = sorted({row[0] for row in scalars})
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO scalar_names (name) VALUES (?)", [(n,) for n in names]
+                )
+                ids = dict(
+                    self._db.execute(
+                        f"SELECT name, id FROM scalar_names WHERE name IN "
+                        f"({', '.join('?' * len(names))})",
+                        names,
+                    ).fetchall()
+                )
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO scalars (name_id, step, value, time) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(ids[name], step, value, t) for name, step, value, t in scalars],
+                )
+            if snapshot is not None:
+                self._db.execute("INSERT INTO snapshots (idx, step, time) VALUES (?, ?, ?)",
+                                 snapshot)  # fmt: skip
+
+    def scalar_names(self) -> list[str]:
+        """Names of the recorded training scalars, sorted."""
+        return [r[0] for r in self._db.execute("SELECT name FROM scalar_names ORDER BY name")]
+
+    def scalar_rows(self, name: str) -> list[tuple[int, float | None, float]]:
+        """(step, value, time) of one training scalar in step order; value None for NaN."""
+        return self._db.execute(
+            "SELECT s.step, s.value, s.time FROM scalars s JOIN scalar_names n "
+            "ON s.name_id = n.id WHERE n.name = ? ORDER BY s.step",
+            (name,),
+        ).fetchall()
+
+    def snapshot_rows(self) -> list[tuple[int, int, float]]:
+        """(index, step, time) of every completed training snapshot, in order."""
+        return self._db.execute("SELECT idx, step, time FROM snapshots ORDER BY idx").fetchall()
+
+    def last_scalar_step(self) -> int | None:
+        """The largest step of any training scalar (an index lookup per scalar name)."""
+        row = self._db.execute(
+            "SELECT MAX((SELECT MAX(step) FROM scalars WHERE name_id = n.id)) FROM scalar_names n"
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def snapshot_count(self) -> int:
+        """Number of completed training snapshots."""
+        return int(self._db.execute("SELECT count(*) FROM snapshots").fetchone()[0])

@@ -16,7 +16,39 @@ export const app = $state({
   // A datapath of a subset of one set's images, shown in place of that set's band.
   subset: null as { set: SetKey; images: number[]; datapath: Datapath } | null,
   error: null as string | null,
+  // The top-level page when the run holds training records: "datapaths" or "training".
+  page: null as "datapaths" | "training" | "mechanism" | null,
+  // The training views' selection: a snapshot window (indices into the run's snapshots,
+  // `stop` exclusive, as in /api/training/series?start=&stop=), a site, a neuron, a statistic.
+  training: {
+    window: null as TrainingWindow | null,
+    site: null as string | null,
+    neuron: null as number | null,
+    stat: "act_mean",
+  },
+  // The mechanism page: the mechanism shown, the one compared with it (drawn below it), and
+  // the selected cluster (of either).
+  mechanism: {
+    id: null as number | null,
+    compare: null as number | null,
+    selected: null as { mech: number; site: string; cluster: number } | null,
+  },
 });
+
+export interface TrainingWindow {
+  start: number;
+  stop: number;
+}
+
+export function selectTrainingSite(site: string | null): void {
+  app.training.site = site;
+  app.training.neuron = null;
+}
+
+export function selectTrainingNeuron(site: string, neuron: number | null): void {
+  app.training.site = site;
+  app.training.neuron = neuron;
+}
 
 export function selectSite(site: string | null): void {
   app.site = site;

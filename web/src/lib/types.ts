@@ -62,6 +62,14 @@ export interface RunInfo {
   datapaths: DatapathSummary[];
   image_sets: ImageSetSummary[];
   can_run_jobs: boolean; // false in a report, or when the run's model cannot be loaded
+  training: boolean; // the run holds training records (GET /api/training)
+  mechanisms: {
+    id: number;
+    name: string;
+    created: number;
+    n_images: number;
+    data: { source?: string; split?: string; n?: number };
+  }[]; // GET /api/mechanisms/{id}
   attacks: string[]; // attack names a new analysis may use
 }
 
@@ -212,4 +220,130 @@ export interface ProgressEvent {
 /** Errors: any 4xx/5xx answers {"detail": "what was wrong and what to do"}. */
 export interface ApiError {
   detail: string;
+}
+
+// ---------------------------------------------------------------- training runs (Tracker)
+
+/** GET /api/training/events: `event: update` with this, whenever the run changes. */
+export interface TrainingProgress {
+  snapshots: number; // completed snapshots
+  last_snapshot_step: number | null;
+  last_step: number | null; // last step with a committed scalar
+  status: string; // "running" | "finished" | "failed" | "unknown"
+}
+
+export interface TrainingSite {
+  name: string; // "generator/main.2" when several models are tracked
+  model: string; // "generator", or "model" for a single model
+  module: string;
+  channels: number;
+  kind: string;
+}
+
+/** GET /api/training */
+export interface TrainingInfo extends TrainingProgress {
+  every: number; // steps between snapshots
+  models: Record<string, { class: string | null; network: NetworkInfo | null }>;
+  sites: TrainingSite[];
+  stats: string[]; // "act_mean", "act_std", "grad_norm", "weight_norm", "update_norm"
+  scalars: string[]; // scalar names ("loss_d", "loss_g", ...)
+  snapshot_steps: number[]; // training step of each snapshot
+}
+
+/** GET /api/training/scalars?name=a&name=b (all when none): long series are reduced to
+ *  the min and max of each bucket, so spikes survive. null = NaN/inf. */
+export type TrainingScalars = Record<string, { steps: number[]; values: (number | null)[] }>;
+
+/** GET /api/training/series?site=&stat=&n=150&start=&stop= (start/stop: snapshot indices) */
+export interface NeuronSeries {
+  site: string;
+  stat: string;
+  steps: number[]; // the window's snapshot steps
+  neurons: number; // all neurons of the site
+  drawn: { neuron: number; outlier: boolean; score: number; values: (number | null)[] }[];
+  band: Record<"p05" | "p25" | "p50" | "p75" | "p95", (number | null)[]>; // all neurons
+  outliers: number; // how many neurons of the site are outliers (all are drawn)
+}
+
+/** GET /api/training/anomalies?start=&stop= (detectors over a snapshot window) */
+export interface TrainingAnomalies {
+  sites: Record<string, { score: number; flags: string[]; neurons: Record<string, number[]> }>;
+  run: Record<string, unknown>; // run-level findings, e.g. mode_collapse, d_domination
+  first: Record<string, { site: string; snapshot: number; step: number } | null>; // where/when
+}
+
+/** GET /api/training/credit?site=&neuron=&start=&stop=&depth=2 */
+export interface CreditGraph {
+  nodes: { site: string; neuron: number; credit: number }[];
+  edges: { from: [string, number]; to: [string, number]; weight: number }[];
+}
+
+// ---------------------------------------------------------------- mechanism (CNNVis-style)
+// RunInfo.mechanisms lists them: {id, name, created, n_images, data: {source, split, n}}.
+
+export interface MechanismCluster {
+  id: number; // draw order (rows of the class matrix in optimal leaf order)
+  channels: number[];
+  size: number;
+  representative: number; // the channel nearest the cluster's mean profile
+  cohesion: number; // mean silhouette of its channels
+  class_means: number[]; // [K] mean activation per class
+}
+
+export interface MechanismSite {
+  name: string;
+  channels: number;
+  shape: number[];
+  patch_size: [number, number];
+  n_clusters: number;
+  chosen_by: string;
+  silhouette: Record<string, number>; // k -> mean silhouette
+  labels: number[]; // cluster id per channel
+  channel_order: number[]; // all channels, cluster by cluster, leaf order
+  clusters: MechanismCluster[];
+  class_matrix: number[][]; // [cluster][class]
+  class_order: number[]; // class indices in column order
+  stats: { mean: number[]; max_mean: number[]; fill: number[]; spread: number[] };
+}
+
+export interface MechanismBundle {
+  sources: number[]; // cluster ids at the edge's source site
+  targets: number[]; // cluster ids at the target site
+  weight: number; // signed sum of channel contributions
+  strength: number; // sum of |contributions|
+  share: number; // of the edge's total strength
+  pairs: number;
+}
+
+export interface MechanismEdge {
+  index: number;
+  source: string;
+  target: string;
+  total_weight: number;
+  total_strength: number;
+  cluster_weight: number[][];
+  cluster_strength: number[][];
+  bundles: MechanismBundle[]; // strongest first
+}
+
+/** GET /api/mechanisms/{id} */
+export interface Mechanism {
+  id: number;
+  name: string;
+  n_images: number;
+  classes: string[];
+  class_counts: number[];
+  data: { source?: string; split?: string; n?: number };
+  network: NetworkInfo;
+  sites: MechanismSite[];
+  edges: MechanismEdge[];
+  settings: Record<string, unknown>;
+  timing: Record<string, number>;
+}
+
+/** GET /api/mechanisms/{id}/patches?site=<encodeURIComponent(site)> */
+export interface MechanismPatches {
+  site: string;
+  patches: ByteArray; // [C, k, C_in, ph, pw] pixels 0..1 (zero-padded outside the image)
+  values: number[][]; // [C][k] activation of each patch
 }

@@ -1,0 +1,363 @@
+"""Where a training run's records live, and how they are written and read back.
+
+A training run folder holds, besides ``run.sqlite`` (see `pathlens.store.RunStore`):
+
+- in SQLite: meta ``kind`` = ``"training"``, meta ``training`` (the models, their structure
+  from `Network.describe()`, the sites, the statistics, the array paths), meta
+  ``training_status``; the per-step scalars; one row per completed snapshot;
+- ``arrays.zarr/training/<site>/<stat>``: one Zarr (v3) array per site and statistic, float32,
+  shaped [snapshots, neurons], chunked along the snapshot axis and grown a chunk at a time;
+- ``arrays.zarr/training/<site>/edge_weight``: for a site fed by another site (its *input
+  site*, see `pathlens.Tracker`), the feeding layer's kernel-summed weight matrix
+  [C_out, C_in] per snapshot, flattened row-major: [snapshots, C_out * C_in];
+- ``arrays.zarr/training/~models/<model>/output_diversity``: [snapshots, 1], the sample
+  diversity of the model's output on the probe.
+
+A snapshot is written to Zarr first (zarr >= 3.1.3 replaces every chunk file atomically:
+temporary file, then rename; a kill may leave a ``*.partial`` file behind) and only then
+committed to SQLite. Readers take the number of snapshots from SQLite and slice the arrays to
+it, so a writer killed at any moment leaves a run that holds every snapshot committed before the
+kill, and a reader never sees a half-written one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+from pathlib import Path
+
+import numpy as np
+
+from pathlens.errors import NotFoundError, PathlensError
+from pathlens.store import RunStore
+
+ARRAYS_DIR = "arrays.zarr"
+ARRAY_GROUP = "training"
+STATS = ("act_mean", "act_std", "grad_norm", "weight_norm", "update_norm")
+"""Per-neuron statistics of a snapshot, in the order they are listed in a run:
+
+- ``act_mean``, ``act_std``: mean and standard deviation (population, ``correction=0``) of the
+  site's output channel over the probe batch and all positions;
+- ``grad_norm``: L2 norm of the gradient (``.grad``) of the parameters that make the channel —
+  the output-channel slice of the weight of the convolution or linear layer feeding the site,
+  and its bias element — as left by the last backward before ``tracker.step()``;
+- ``weight_norm``: L2 norm of those parameters;
+- ``update_norm``: L2 norm of their change since the previous snapshot (since the tracker was
+  created, for the first one).
+
+The three parameter statistics are NaN for a site with no such layer (a residual sum), and
+``grad_norm`` is NaN while the weight has no gradient.
+"""
+
+
+EDGE_WEIGHT = "edge_weight"
+OUTPUT_DIVERSITY = "output_diversity"
+
+
+def array_path(site: str, stat: str) -> str:
+    """Path of a (site, stat) array inside arrays.zarr. Zarr reserves names starting with
+    '__' and the names '.' and '..'; such parts get a leading '~'."""
+    parts = [p if not (p.startswith("__") or p in (".", "..", "")) else "~" + p
+             for p in site.split("/")]  # fmt: skip
+    return "/".join([ARRAY_GROUP, *parts, stat])
+
+
+def model_array_path(model: str, stat: str) -> str:
+    """Path of a per-model array (one value per snapshot) inside arrays.zarr."""
+    return array_path(f"~models/{model}", stat)
+
+
+class ArrayWriter:
+    """Appends one row per snapshot to each (site, stat) array.
+
+    Each array keeps its current chunk in memory and rewrites the whole chunk on every append
+    (no read-modify-write; the store replaces chunk files atomically). An array grows by a
+    chunk when a row would not fit, before the row is written, so a committed snapshot is
+    always inside the array's shape. `chunks` gives some arrays fewer rows per chunk than
+    `chunk` (wide ones, whose chunk rewrite would cost more).
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        columns: dict[str, int],
+        chunk: int,
+        chunks: dict[str, int] | None = None,
+    ):
+        import zarr
+
+        try:  # zarr's runner for its coroutines: lets append() write all chunks at once
+            from zarr.core.sync import sync
+        except ImportError:  # pragma: no cover - a zarr that moved it: write one by one
+            sync = None
+        self._sync = sync
+        self.chunk = chunk
+        chunks = chunks or {}
+        root = zarr.open_group(str(folder / ARRAYS_DIR), mode="a")
+        self._arrays = {}
+        self._buffers = {}
+        for path, width in columns.items():
+            rows = chunks.get(path, chunk)
+            self._arrays[path] = root.create_array(
+                path,
+                shape=(0, width),
+                chunks=(rows, max(width, 1)),
+                dtype="float32",
+                fill_value=float("nan"),
+                overwrite=True,
+            )
+            self._buffers[path] = np.full((rows, width), np.nan, dtype=np.float32)
+        self.rows = 0
+
+    def append(self, values: dict[str, np.ndarray]) -> None:
+        """Write row `self.rows` of every array (values: path -> [width]); then count it."""
+        row = self.rows
+        writes = []
+        for path, array in self._arrays.items():
+            buffer = self._buffers[path]
+            size = len(buffer)
+            start, offset = row - row % size, row % size
+            if offset == 0:
+                buffer.fill(np.nan)
+            buffer[offset] = values[path]
+            if array.shape[0] <= row:
+                array.resize((start + size, buffer.shape[1]))
+            writes.append((array, slice(start, start + size), buffer))
+        if self._sync is None:
+            for array, rows, buffer in writes:
+                array[rows] = buffer
+        else:  # all chunk writes at once on zarr's event loop: about half the time
+
+            async def write_all():
+                await asyncio.gather(
+                    *(array.async_array.setitem(rows, buffer) for array, rows, buffer in writes)
+                )
+
+            self._sync(write_all())
+        self.rows += 1
+
+
+class TrainingRun:
+    """A training run folder, read while or after it is written (see `open_run`).
+
+    Every call re-reads the number of completed snapshots from SQLite, so a reader open
+    during training sees new snapshots as they arrive. Not thread-safe: open one per thread.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        path = Path(run_dir)
+        if not path.exists():
+            raise PathlensError(f"There is no run folder at {path}.")
+        self._store = RunStore(path, create=False)
+        self.path = path
+        info = self._store.meta("training")
+        if info is None:
+            self._store.close()
+            raise PathlensError(
+                f"{path} is a run folder but holds no training records: record one with "
+                "`with pathlens.Tracker(model, RUN, probe=batch) as tracker: ...`."
+            )
+        self.info: dict = info
+        """What the tracker recorded about the run: models (with `Network.describe()`),
+        sites, statistics, snapshot interval."""
+        self._sites = {s["name"]: s for s in info["sites"]}
+        self._arrays: dict[str, object] = {}
+        self._root = None
+
+    # ------------------------------------------------------------------ structure
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> TrainingRun:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"TrainingRun({str(self.path)!r}, {len(self._sites)} sites, "
+            f"{len(self.snapshots())} snapshots, status {self.status()['status']!r})"
+        )
+
+    @property
+    def every(self) -> int:
+        """Steps between snapshots."""
+        return int(self.info["every"])
+
+    def models(self) -> dict[str, dict]:
+        """Model name -> its class, probe shape and structure (`Network.describe()`)."""
+        return self.info["models"]
+
+    def sites(self) -> list[str]:
+        """Site names in recording order ("generator/main.2" for a dict of models)."""
+        return list(self._sites)
+
+    def site_info(self, site: str) -> dict:
+        """The site's model, module name, channel count, kind and weight layer."""
+        return dict(self._site(site))
+
+    def stats(self) -> list[str]:
+        """The per-neuron statistics recorded for every site (see `STATS`)."""
+        return list(self.info["stats"])
+
+    def status(self) -> dict:
+        """``{"status": "running" | "finished" | "failed", ...}`` as the writer last left it.
+
+        A writer killed without closing stays "running": compare ``pid`` with live processes
+        or watch the snapshot count to tell."""
+        return self._store.meta("training_status", {"status": "unknown"})
+
+    # ------------------------------------------------------------------ records
+    def scalar_names(self) -> list[str]:
+        return self._store.scalar_names()
+
+    def scalars(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps int64 [T], values float64 [T]) of a scalar; NaN where the value was NaN.
+
+        Scalars are committed in batches (at every snapshot, at least once a second, at
+        close): a reader sees them with that delay, and a killed writer loses at most the
+        last uncommitted batch."""
+        rows = self._store.scalar_rows(name)
+        if not rows:
+            known = self.scalar_names()
+            if name not in known:
+                raise NotFoundError(_unknown(name, known, "scalar"))
+        steps = np.array([r[0] for r in rows], dtype=np.int64)
+        values = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
+        return steps, values
+
+    def last_step(self) -> int | None:
+        """The last training step with a committed scalar (None before the first)."""
+        return self._store.last_scalar_step()
+
+    def snapshots(self) -> np.ndarray:
+        """Training step of every completed snapshot, int64 [snapshots]."""
+        return np.array([r[1] for r in self._store.snapshot_rows()], dtype=np.int64)
+
+    def snapshot_times(self) -> np.ndarray:
+        """Wall-clock time (seconds since the epoch) of every completed snapshot."""
+        return np.array([r[2] for r in self._store.snapshot_rows()], dtype=np.float64)
+
+    def neuron_series(
+        self, site: str, stat: str, start: int | None = None, stop: int | None = None
+    ) -> np.ndarray:
+        """One statistic of every neuron of a site at every completed snapshot: float32
+        [snapshots, neurons]; `start`/`stop` slice the snapshot axis like a Python slice."""
+        info = self._site(site)
+        if stat not in self.info["stats"]:
+            raise NotFoundError(_unknown(stat, list(self.info["stats"]), "statistic"))
+        count = self._store.snapshot_count()
+        lo, hi, _ = slice(start, stop).indices(count)
+        if hi <= lo:
+            return np.zeros((0, info["channels"]), dtype=np.float32)
+        array = self._array(info["arrays"][stat], hi)
+        return np.asarray(array[lo:hi], dtype=np.float32)
+
+    def input_site(self, site: str) -> str | None:
+        """The site feeding `site`'s weight layer (see `pathlens.Tracker`), or None."""
+        return self._site(site).get("input_site")
+
+    def activation(self, site: str) -> str:
+        """Class name of the site's module ("ReLU", "Tanh", ...); "" for old runs."""
+        return self._site(site).get("activation", "")
+
+    def edge_weights(
+        self, site: str, start: int | None = None, stop: int | None = None
+    ) -> np.ndarray:
+        """The kernel-summed weight matrix from the input site's neurons to `site`'s, at every
+        completed snapshot: float32 [snapshots, C_out, C_in] (see `pathlens.Tracker`)."""
+        info = self._site(site)
+        path = info["arrays"].get(EDGE_WEIGHT)
+        source = info.get("input_site")
+        if path is None:
+            if source is None:
+                why = (
+                    "its layer reads no other site (the model input, a residual sum or a "
+                    "concatenation)"
+                )
+            else:
+                why = (
+                    "the tracker did not record its edge weights (edge_weights=False, or too large)"
+                )
+            raise PathlensError(f"Site {site!r} has no recorded input weights: {why}.")
+        width = self._site(source)["channels"]
+        rows = self._rows(path, start, stop, info["channels"] * width)
+        return rows.reshape(len(rows), info["channels"], width)
+
+    def output_diversity(
+        self, model: str, start: int | None = None, stop: int | None = None
+    ) -> np.ndarray:
+        """Sample diversity of a model's output on the probe per snapshot, float32
+        [snapshots] (see `pathlens.Tracker`); NaN where not recorded."""
+        models = self.info["models"]
+        if model not in models:
+            raise NotFoundError(_unknown(model, list(models), "model"))
+        path = models[model].get("arrays", {}).get(OUTPUT_DIVERSITY)
+        if path is None:
+            count = len(range(*slice(start, stop).indices(self._store.snapshot_count())))
+            return np.full(count, np.nan, dtype=np.float32)
+        return self._rows(path, start, stop, 1)[:, 0]
+
+    def _rows(self, path: str, start: int | None, stop: int | None, width: int) -> np.ndarray:
+        count = self._store.snapshot_count()
+        lo, hi, _ = slice(start, stop).indices(count)
+        if hi <= lo:
+            return np.zeros((0, width), dtype=np.float32)
+        array = self._array(path, hi)
+        return np.asarray(array[lo:hi], dtype=np.float32)
+
+    def _array(self, path: str, rows: int):
+        import zarr
+
+        array = self._arrays.get(path)
+        if array is None or array.shape[0] < rows:  # new or grown since we last looked
+            if self._root is None:
+                self._root = zarr.open_group(str(self.path / ARRAYS_DIR), mode="r")
+            array = zarr.open_array(self._root.store, path=path, mode="r")
+            self._arrays[path] = array
+        if array.shape[0] < rows:
+            raise PathlensError(
+                f"{self.path / ARRAYS_DIR}/{path} holds {array.shape[0]} snapshots but the "
+                f"database lists {rows}: the arrays were changed or removed by something other "
+                "than the tracker."
+            )
+        return array
+
+    def _site(self, site: str) -> dict:
+        try:
+            return self._sites[site]
+        except KeyError:
+            raise NotFoundError(_unknown(site, list(self._sites), "site")) from None
+
+
+def open_run(run_dir: str | Path) -> TrainingRun:
+    """Open a training run folder written by `pathlens.Tracker`, also while it is written.
+
+    >>> run = pathlens.open_run("runs/gan")
+    >>> steps, loss = run.scalars("loss_d")
+    >>> run.sites()
+    ['generator/main.2', 'generator/main.5', 'discriminator/main.1', 'discriminator/main.4']
+    >>> run.neuron_series("generator/main.2", "act_mean").shape      # [snapshots, neurons]
+    (9, 128)
+    """
+    return TrainingRun(run_dir)
+
+
+def _unknown(name: str, known: list[str], what: str) -> str:
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    listed = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
+    return f"This run has no {what} named {name!r}.{hint} Known: {listed or 'none'}."
+
+
+__all__ = [
+    "EDGE_WEIGHT",
+    "OUTPUT_DIVERSITY",
+    "STATS",
+    "ArrayWriter",
+    "TrainingRun",
+    "array_path",
+    "model_array_path",
+    "open_run",
+]

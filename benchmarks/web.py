@@ -321,6 +321,27 @@ def live_latency(browser, samples: int = 10) -> list[float]:
             writer.wait()
 
 
+def mechanism_render(browser, url: str, loads: int = 5) -> list[float]:
+    """Milliseconds from page load to the Mechanism page showing every cluster's tiles (the
+    first mechanism of the run; every site's patches fetched and drawn)."""
+    times = []
+    for _ in range(loads):
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(url)
+        page.get_by_test_id("tab-mechanism").click()
+        page.wait_for_function(
+            """() => { const sel = '[data-testid=mech-cluster] canvas';
+                       const p = [...document.querySelectorAll(sel)];
+                       return p.length > 0 && p.every(c => c.width > 1 &&
+                         c.getContext('2d').getImageData(1, 1, 1, 1).data[3] > 0); }""",
+            polling=10,
+            timeout=30_000,
+        )
+        times.append(page.evaluate("performance.now()"))
+        page.close()
+    return times
+
+
 CLICK_TO_PAINT = """async (name) => {
   const node = document.querySelector(`[data-testid=segment][data-name="${name}"]`);
   const start = performance.now();
@@ -377,8 +398,13 @@ def main() -> None:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         with served(run_dir) as url:
             loads = first_render(browser, url)
+            has_mechanism = bool(httpx.get(f"{url}/api/run").json()["mechanisms"])
+            mech = mechanism_render(browser, url) if has_mechanism else []
         print("\n## First render of the network view (demo run), page load to mark, 5 loads\n")
         print(f"median {statistics.median(loads):.0f} ms, max {max(loads):.0f} ms")
+        if mech:
+            print("\n## Mechanism page (the run's first mechanism), load to every cluster drawn\n")
+            print(f"median {statistics.median(mech):.0f} ms, max {max(mech):.0f} ms")
         path, network = resnet50_page(Path(tmp))
         big = expand_collapse(browser, path, network)
         channels = sum(s["channels"] for s in network["sites"])

@@ -1,5 +1,6 @@
-"""TrackerCallback: the tracker driven by a real Lightning Trainer (skipped without Lightning)."""
+"""TrackerCallback: the tracker driven by a real Lightning Trainer (lightning is a dev extra)."""
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -7,12 +8,9 @@ from torch import nn
 from tracker_worker import SmallCNN
 
 from pathlens import PathlensError, open_run
-from pathlens.training import STATS, DCGANDiscriminator, DCGANGenerator
+from pathlens.training import STATS, DCGANDiscriminator, DCGANGenerator, TrackerCallback
 
-L = pytest.importorskip("lightning")
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*")  # Lightning 2.6 with torch 2.13
-
-from pathlens.training import TrackerCallback  # noqa: E402
 
 TRAINER = dict(accelerator="cpu", logger=False, enable_checkpointing=False,
                enable_progress_bar=False, enable_model_summary=False)  # fmt: skip

@@ -99,10 +99,6 @@ class RunView:
                 self._analyses.popitem(last=False)
         return analysis
 
-    def forget_analysis(self, analysis_id: int) -> None:
-        with self._lock:
-            self._analyses.pop(analysis_id, None)
-
     # ------------------------------------------------------------------ answers
     def run_info(self) -> dict:
         store = self.store()

@@ -3,7 +3,10 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -119,8 +122,11 @@ class RunStore:
                     "one with `pathlens extract ... --out FOLDER`."
                 )
             self.path.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: every transaction is explicit, through `transaction()`.
+        self._depth = 0
+        self._owner: int | None = None
         try:
-            self._db = sqlite3.connect(db, timeout=30)
+            self._db = sqlite3.connect(db, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
@@ -130,22 +136,72 @@ class RunStore:
                 "or another kind of file; use a new run folder."
             ) from exc
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One SQLite transaction: every write inside it is stored, or none is.
+
+        Nested calls join the outermost transaction, so a codec can compose smaller writes
+        (an image set, a datapath, arrays) into one all-or-nothing save. The write lock is
+        taken at the start (``BEGIN IMMEDIATE``), so two writers never deadlock half-way.
+
+        >>> with run.transaction() as db:
+        ...     db.execute("INSERT INTO meta VALUES (?, ?)", ("k", "1"))
+        """
+        if self._depth:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("a RunStore transaction is open in another thread")
+            self._depth += 1
+            try:
+                yield self._db
+            finally:
+                self._depth -= 1
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._depth, self._owner = 1, threading.get_ident()
+        try:
+            yield self._db
+        except BaseException:
+            self._depth, self._owner = 0, None
+            self._db.execute("ROLLBACK")
+            raise
+        self._depth, self._owner = 0, None
+        self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        """Rows of a read-only SQL statement."""
+        return self._db.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: tuple | list = ()) -> tuple | None:
+        """The first row of a read-only SQL statement, or None."""
+        return self._db.execute(sql, params).fetchone()
+
     def _migrate(self) -> None:
-        with self._db:
-            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
-            row = self._db.execute("SELECT version FROM schema_version").fetchone()
-            version = row[0] if row else 0
-            if row is None:
-                self._db.execute("INSERT INTO schema_version VALUES (0)")
-        if version > SCHEMA_VERSION:
+        version = self._version()
+        if version is not None and version > SCHEMA_VERSION:
             raise PathlensError(
                 f"{self.path} was written by a newer pathlens (schema {version}; this one reads "
                 f"up to {SCHEMA_VERSION}). Upgrade pathlens to open it."
             )
-        for target in range(version, SCHEMA_VERSION):
-            with self._db:  # one transaction per step: a crash leaves a consistent version
-                self._db.executescript("BEGIN;" + _MIGRATIONS[target])
-                self._db.execute("UPDATE schema_version SET version = ?", (target + 1,))
+        if version == SCHEMA_VERSION:
+            return  # the common case takes no lock, so readers never wait for a writer
+        with self.transaction():  # all steps or none; re-read under the write lock
+            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            version = self._version()
+            if version is None:
+                self._db.execute("INSERT INTO schema_version VALUES (0)")
+                version = 0
+            for target in range(version, SCHEMA_VERSION):
+                for statement in _statements(_MIGRATIONS[target]):
+                    self._db.execute(statement)
+            self._db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+
+    def _version(self) -> int | None:
+        """The schema version of the database, or None for a new one."""
+        exists = self.query_one(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        )
+        row = self.query_one("SELECT version FROM schema_version") if exists else None
+        return None if row is None else int(row[0])
 
     def close(self) -> None:
         self._db.close()
@@ -168,7 +224,7 @@ class RunStore:
         buffer = io.BytesIO()
         np.save(buffer, images.detach().cpu().float().numpy(), allow_pickle=False)
         label_list = None if labels is None else [int(v) for v in labels]
-        with self._db:
+        with self.transaction():
             cursor = self._db.execute(
                 "INSERT INTO image_sets (name, created, n, shape, images, labels, meta) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -205,7 +261,7 @@ class RunStore:
         self, datapath: Datapath, name: str = "", image_set: int | None = None
     ) -> int:
         """Store a datapath as JSON (with its schema version); returns its id."""
-        with self._db:
+        with self.transaction():
             cursor = self._db.execute(
                 "INSERT INTO datapaths (name, created, method, n_images, kept_fraction, "
                 "image_set, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -243,7 +299,7 @@ class RunStore:
             buffer = io.BytesIO()
             np.save(buffer, tensor.detach().cpu().numpy(), allow_pickle=False)
             rows.append((name, time.time(), buffer.getvalue()))
-        with self._db:
+        with self.transaction():
             self._db.executemany("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?)", rows)
 
     def load_array(self, name: str) -> torch.Tensor:
@@ -262,7 +318,7 @@ class RunStore:
     # ---------------------------------------------------------------- meta
     def set_meta(self, key: str, value) -> None:
         """Store a JSON-serialisable fact about the run (its model, its network, its data)."""
-        with self._db:
+        with self.transaction():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def meta(self, key: str, default=None):
@@ -273,7 +329,7 @@ class RunStore:
     _JOB_KEYS = ("id", "kind", "status", "created", "params", "progress", "result", "error")
 
     def add_job(self, kind: str, params: dict) -> int:
-        with self._db:
+        with self.transaction():
             cursor = self._db.execute(
                 "INSERT INTO jobs (kind, status, created, params) VALUES (?, 'queued', ?, ?)",
                 (kind, time.time(), json.dumps(params)),
@@ -286,7 +342,7 @@ class RunStore:
         values = [
             json.dumps(fields[k]) if k in ("progress", "result") else fields[k] for k in names
         ]
-        with self._db:
+        with self.transaction():
             self._db.execute(
                 f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in names)} WHERE id = ?",
                 (*values, job_id),
@@ -312,7 +368,7 @@ class RunStore:
 
     def interrupt_unfinished_jobs(self) -> None:
         """Mark jobs left queued or running by a process that ended as interrupted."""
-        with self._db:
+        with self.transaction():
             self._db.execute(
                 "UPDATE jobs SET status = 'interrupted', error = ? "
                 "WHERE status IN ('queued', 'running')",
@@ -328,6 +384,10 @@ class RunStore:
         """
         body = analysis.to_dict()
         links = {}
+        with self.transaction():
+            return self._save_analysis(analysis, body, links, name)
+
+    def _save_analysis(self, analysis, body: dict, links: dict, name: str) -> int:
         for key, datapath in analysis.datapaths.items():
             images = analysis.set_images[key]
             set_id = self.save_image_set(
@@ -337,7 +397,7 @@ class RunStore:
                                        image_set=set_id)  # fmt: skip
             links[key] = {"image_set": set_id, "datapath": dp_id}
         body["links"] = links
-        with self._db:
+        with self.transaction():
             cursor = self._db.execute(
                 "INSERT INTO analyses (name, created, kind, body) VALUES (?, ?, ?, ?)",
                 (name, time.time(), "adversarial", json.dumps(body)),
@@ -387,7 +447,7 @@ class RunStore:
         Records the network structure (meta "network") when the run has none yet.
         """
         body = json.dumps({**mechanism.to_dict(), "name": name})
-        with self._db:
+        with self.transaction():
             cursor = self._db.execute(
                 "INSERT INTO analyses (name, created, kind, body) VALUES (?, ?, 'mechanism', ?)",
                 (name, time.time(), body),
@@ -457,7 +517,7 @@ class RunStore:
         """Store scalar rows (name, step, value, time) and, optionally, the row (index, step,
         time) of a completed snapshot, all in one transaction. NaN values are stored as NULL
         and read back as NaN."""
-        with self._db:
+        with self.transaction():
             if scalars:
                 names = sorted({row[0] for row in scalars})
                 self._db.executemany(
@@ -505,3 +565,8 @@ class RunStore:
     def snapshot_count(self) -> int:
         """Number of completed training snapshots."""
         return int(self._db.execute("SELECT count(*) FROM snapshots").fetchone()[0])
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration script (no string literal in them holds a ';')."""
+    return [part.strip() for part in script.split(";") if part.strip()]

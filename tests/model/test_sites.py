@@ -79,6 +79,21 @@ def test_post_addition_block_outputs_by_hand(demo_resnet):
     assert net.edges == list(itertools.pairwise(names))
 
 
+def test_producer_is_the_layer_making_the_channels():
+    net = Network(zoo.build(zoo.PlainCNN), image())
+    assert net.producer("features.0.1") == "features.0.0"  # ReLU <- conv
+    assert net.producer("features.1.2") == "features.1.0"  # ReLU <- batch norm <- conv
+    assert net.producer("act") == "fc1"
+    resnet = Network(zoo.build(zoo.TinyResNet), image())
+    assert resnet.producer("stage.0.conv2") == "stage.0.conv2"  # the site is the layer itself
+    # a post-addition block output is made by a join, not by a layer
+    blocks = Network(zoo.build(zoo.TinyResNet), image(), sites=["stage.0.relu2", "stem.1"])
+    assert blocks.producer("stage.0.relu2") is None
+    assert blocks.producer("stem.1") == "stem.0"
+    with pytest.raises(PathlensError, match="stem.9"):
+        net.producer("stem.9")
+
+
 def test_concatenation_edges():
     net = Network(zoo.build(zoo.ConcatNet), image())
     assert sites_of(net) == [

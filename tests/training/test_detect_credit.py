@@ -9,7 +9,7 @@ from torch import nn
 
 from pathlens import PathlensError, Tracker, open_run
 from pathlens.training import credit, detect
-from pathlens.training._tracker import summed_weight
+from pathlens.training._measure import summed_weight
 
 
 class MLP(nn.Module):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from pathlens._torch import frozen
 from pathlens.errors import PathlensError
 from pathlens.mechanism._bundle import BUNDLE_GROUPS, Bundle, EdgeBundles, bundle_edge
 from pathlens.mechanism._cluster import (
@@ -24,7 +25,6 @@ from pathlens.mechanism._contributions import direct_contributions
 from pathlens.mechanism._features import (
     ReceptiveField,
     TopPatches,
-    _analysis_mode,
     _check_batch_size,
     _crop,
     _device,
@@ -579,7 +579,7 @@ def _stream(net, images, labels, n_classes, k, batch_size, emit) -> dict[str, _A
     device = _device(net)
     batches = range(0, len(images), batch_size)
     try:
-        with _analysis_mode(net.model), torch.inference_mode():
+        with frozen(net.model, weights=False, mode="eval"), torch.inference_mode():
             for done, start in enumerate(batches):
                 state["labels"] = labels[start : start + batch_size]
                 state["start"] = start

@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from pathlens._torch import frozen
 from pathlens.errors import PathlensError
-from pathlens.mechanism._features import _analysis_mode, _device
+from pathlens.mechanism._features import _device
 from pathlens.model import Network
 
 
@@ -90,7 +91,7 @@ def _forward_cut(net, modules, batch, names):
     handles = [modules[s.name].register_forward_hook(cut(s.name)) for s in net.sites]
     try:
         with (
-            _analysis_mode(net.model, freeze=True),
+            frozen(net.model, mode="eval"),
             torch.inference_mode(False),
             torch.enable_grad(),
         ):

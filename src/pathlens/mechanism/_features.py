@@ -6,7 +6,6 @@ from __future__ import annotations
 import operator
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -172,7 +171,7 @@ def _measure_field(
     # max pooling passes gradient to one pixel of its window; the union over images sees all.
     x = torch.randn(2 * m, channels_in, *size, generator=generator)
     x = x.to(_device(net)).requires_grad_(True)
-    with _analysis_mode(net.model, freeze=True), torch.inference_mode(False), torch.enable_grad():
+    with frozen(net.model, mode="eval"), torch.inference_mode(False), torch.enable_grad():
         out = _run_to_site(net, module, x, spec)
         grid = tuple(out.shape[2:])
         rows = _neighbours(grid[0])
@@ -416,7 +415,7 @@ def activation_maximization(
         return torch.sigmoid(_GAIN * torch.fft.irfft2(z, s=(height, width), norm="ortho"))
 
     with (
-        _analysis_mode(net.model, freeze=True),
+        frozen(net.model, mode="eval"),
         torch.inference_mode(False),
         torch.enable_grad(),
     ):
@@ -490,24 +489,10 @@ def _site_outputs(
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """(first image index, site output [B, C, ...]) per batch, without gradients."""
     device = _device(net)
-    with _analysis_mode(net.model), torch.inference_mode():
+    with frozen(net.model, weights=False, mode="eval"), torch.inference_mode():
         for start in range(0, len(images), batch_size):
             batch = images[start : start + batch_size].to(device)
             yield start, _run_to_site(net, module, batch, spec)
-
-
-@contextmanager
-def _analysis_mode(model: nn.Module, freeze: bool = False) -> Iterator[None]:
-    """Eval mode (batch norm uses its running statistics and is not updated, no dropout) and,
-    with `freeze`, weights without gradients; everything is restored afterwards."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with frozen(model) if freeze else nullcontext():
-            yield
-    finally:
-        for m, training in modes:
-            m.training = training
 
 
 # ---------------------------------------------------------------------------- checks

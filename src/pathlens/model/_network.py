@@ -11,7 +11,14 @@ from torch import nn
 
 from pathlens.errors import PathlensError, PathlensWarning
 from pathlens.model._graph import OpGraph, graph_from_fx, record_graph
-from pathlens.model._sites import Site, auto_sites, name_top_level, segment_of, site_edges
+from pathlens.model._sites import (
+    Site,
+    auto_sites,
+    name_top_level,
+    producing_module,
+    segment_of,
+    site_edges,
+)
 
 Channels = Sequence[int] | torch.Tensor
 
@@ -131,6 +138,26 @@ class Network:
             return self._by_name[name]
         except KeyError:
             raise PathlensError(_unknown_name(name, list(self._by_name), "site")) from None
+
+    def producer(self, site: str) -> str | None:
+        """Qualified name of the convolution or linear module that makes `site`'s channels,
+        reaching it through norms, activations and dropout only; None when the channels come
+        from a join (a residual sum, a concatenation), a function or the model input.
+
+        >>> net.producer("layer1.0.relu1")
+        'layer1.0.conv1'
+        """
+        spec = self.site(site)
+        name = producing_module(self.graph, self.graph.nodes[self.graph.module_outputs[spec.name]])
+        if name is None:
+            return None
+        module = dict(self.model.named_modules()).get(name)
+        if isinstance(module, nn.Linear):
+            out = module.out_features
+        else:
+            out = getattr(module, "out_channels", None)
+        # a layer whose outputs were reshaped into other channels does not make these ones
+        return name if out == spec.channels else None
 
     @property
     def site_names(self) -> list[str]:

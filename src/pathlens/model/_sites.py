@@ -46,6 +46,18 @@ def _walk_back_to_producer(graph: OpGraph, node: OpNode) -> tuple[OpNode, list[O
     return current, passed
 
 
+def producing_module(graph: OpGraph, node: OpNode) -> str | None:
+    """The convolution or linear module whose values reach `node` through single-input
+    channel-preserving ops only (norms, activations, dropout), or None when a join, a function
+    or the model input makes them."""
+    producer = node
+    if node.category not in ("conv", "linear"):
+        producer, _ = _walk_back_to_producer(graph, node)
+    if producer.op == "module" and producer.category in ("conv", "linear"):
+        return producer.name
+    return None
+
+
 _SHAPE = {"view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose"}
 
 

@@ -506,66 +506,6 @@ class RunStore:
             for r in rows
         ]  # fmt: skip
 
-    # ---------------------------------------------------------------- training
-    # Written by pathlens.Tracker, read by pathlens.open_run. Scalars and snapshot rows only;
-    # the per-neuron data of a snapshot is in arrays.zarr (see pathlens.training._recording).
-    def add_training_records(
-        self,
-        scalars: list[tuple[str, int, float, float]],
-        snapshot: tuple[int, int, float] | None = None,
-    ) -> None:
-        """Store scalar rows (name, step, value, time) and, optionally, the row (index, step,
-        time) of a completed snapshot, all in one transaction. NaN values are stored as NULL
-        and read back as NaN."""
-        with self.transaction():
-            if scalars:
-                names = sorted({row[0] for row in scalars})
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO scalar_names (name) VALUES (?)", [(n,) for n in names]
-                )
-                ids = dict(
-                    self._db.execute(
-                        f"SELECT name, id FROM scalar_names WHERE name IN "
-                        f"({', '.join('?' * len(names))})",
-                        names,
-                    ).fetchall()
-                )
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO scalars (name_id, step, value, time) "
-                    "VALUES (?, ?, ?, ?)",
-                    [(ids[name], step, value, t) for name, step, value, t in scalars],
-                )
-            if snapshot is not None:
-                self._db.execute("INSERT INTO snapshots (idx, step, time) VALUES (?, ?, ?)",
-                                 snapshot)  # fmt: skip
-
-    def scalar_names(self) -> list[str]:
-        """Names of the recorded training scalars, sorted."""
-        return [r[0] for r in self._db.execute("SELECT name FROM scalar_names ORDER BY name")]
-
-    def scalar_rows(self, name: str) -> list[tuple[int, float | None, float]]:
-        """(step, value, time) of one training scalar in step order; value None for NaN."""
-        return self._db.execute(
-            "SELECT s.step, s.value, s.time FROM scalars s JOIN scalar_names n "
-            "ON s.name_id = n.id WHERE n.name = ? ORDER BY s.step",
-            (name,),
-        ).fetchall()
-
-    def snapshot_rows(self) -> list[tuple[int, int, float]]:
-        """(index, step, time) of every completed training snapshot, in order."""
-        return self._db.execute("SELECT idx, step, time FROM snapshots ORDER BY idx").fetchall()
-
-    def last_scalar_step(self) -> int | None:
-        """The largest step of any training scalar (an index lookup per scalar name)."""
-        row = self._db.execute(
-            "SELECT MAX((SELECT MAX(step) FROM scalars WHERE name_id = n.id)) FROM scalar_names n"
-        ).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
-
-    def snapshot_count(self) -> int:
-        """Number of completed training snapshots."""
-        return int(self._db.execute("SELECT count(*) FROM snapshots").fetchone()[0])
-
 
 def _statements(script: str) -> list[str]:
     """The statements of a migration script (no string literal in them holds a ';')."""

@@ -27,9 +27,11 @@ from pathlens.training._examples import (
     train_dcgan,
     train_vae,
 )
-from pathlens.training._recording import STATS, TrainingRun, open_run
+from pathlens.training._lightning import lightning_callback_class
+from pathlens.training._recording import TrainingRun, open_run
 from pathlens.training._sampling import reduce_series, sample_polylines
-from pathlens.training._tracker import Tracker, lightning_callback_class
+from pathlens.training._schema import STATS
+from pathlens.training._tracker import Tracker
 
 
 def __getattr__(name: str):

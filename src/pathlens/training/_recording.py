@@ -1,28 +1,10 @@
-"""Where a training run's records live, and how they are written and read back.
+"""Reading a training run back, also while it is written: `TrainingRun` and `open_run`.
 
-A training run folder holds, besides ``run.sqlite`` (see `pathlens.store.RunStore`):
-
-- in SQLite: meta ``kind`` = ``"training"``, meta ``training`` (the models, their structure
-  from `Network.describe()`, the sites, the statistics, the array paths), meta
-  ``training_status``; the per-step scalars; one row per completed snapshot;
-- ``arrays.zarr/training/<site>/<stat>``: one Zarr (v3) array per site and statistic, float32,
-  shaped [snapshots, neurons], chunked along the snapshot axis and grown a chunk at a time;
-- ``arrays.zarr/training/<site>/edge_weight``: for a site fed by another site (its *input
-  site*, see `pathlens.Tracker`), the feeding layer's kernel-summed weight matrix
-  [C_out, C_in] per snapshot, flattened row-major: [snapshots, C_out * C_in];
-- ``arrays.zarr/training/~models/<model>/output_diversity``: [snapshots, 1], the sample
-  diversity of the model's output on the probe.
-
-A snapshot is written to Zarr first (zarr >= 3.1.3 replaces every chunk file atomically:
-temporary file, then rename; a kill may leave a ``*.partial`` file behind) and only then
-committed to SQLite. Readers take the number of snapshots from SQLite and slice the arrays to
-it, so a writer killed at any moment leaves a run that holds every snapshot committed before the
-kill, and a reader never sees a half-written one.
+The layout it reads is `pathlens.training._schema`'s, shared with the writer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 from pathlib import Path
 
@@ -30,111 +12,8 @@ import numpy as np
 
 from pathlens.errors import NotFoundError, PathlensError
 from pathlens.store import RunStore
-
-ARRAYS_DIR = "arrays.zarr"
-ARRAY_GROUP = "training"
-STATS = ("act_mean", "act_std", "grad_norm", "weight_norm", "update_norm")
-"""Per-neuron statistics of a snapshot, in the order they are listed in a run:
-
-- ``act_mean``, ``act_std``: mean and standard deviation (population, ``correction=0``) of the
-  site's output channel over the probe batch and all positions;
-- ``grad_norm``: L2 norm of the gradient (``.grad``) of the parameters that make the channel —
-  the output-channel slice of the weight of the convolution or linear layer feeding the site,
-  and its bias element — as left by the last backward before ``tracker.step()``;
-- ``weight_norm``: L2 norm of those parameters;
-- ``update_norm``: L2 norm of their change since the previous snapshot (since the tracker was
-  created, for the first one).
-
-The three parameter statistics are NaN for a site with no such layer (a residual sum), and
-``grad_norm`` is NaN while the weight has no gradient.
-"""
-
-
-EDGE_WEIGHT = "edge_weight"
-OUTPUT_DIVERSITY = "output_diversity"
-
-
-def array_path(site: str, stat: str) -> str:
-    """Path of a (site, stat) array inside arrays.zarr. Zarr reserves names starting with
-    '__' and the names '.' and '..'; such parts get a leading '~'."""
-    parts = [p if not (p.startswith("__") or p in (".", "..", "")) else "~" + p
-             for p in site.split("/")]  # fmt: skip
-    return "/".join([ARRAY_GROUP, *parts, stat])
-
-
-def model_array_path(model: str, stat: str) -> str:
-    """Path of a per-model array (one value per snapshot) inside arrays.zarr."""
-    return array_path(f"~models/{model}", stat)
-
-
-class ArrayWriter:
-    """Appends one row per snapshot to each (site, stat) array.
-
-    Each array keeps its current chunk in memory and rewrites the whole chunk on every append
-    (no read-modify-write; the store replaces chunk files atomically). An array grows by a
-    chunk when a row would not fit, before the row is written, so a committed snapshot is
-    always inside the array's shape. `chunks` gives some arrays fewer rows per chunk than
-    `chunk` (wide ones, whose chunk rewrite would cost more).
-    """
-
-    def __init__(
-        self,
-        folder: Path,
-        columns: dict[str, int],
-        chunk: int,
-        chunks: dict[str, int] | None = None,
-    ):
-        import zarr
-
-        try:  # zarr's runner for its coroutines: lets append() write all chunks at once
-            from zarr.core.sync import sync
-        except ImportError:  # pragma: no cover - a zarr that moved it: write one by one
-            sync = None
-        self._sync = sync
-        self.chunk = chunk
-        chunks = chunks or {}
-        root = zarr.open_group(str(folder / ARRAYS_DIR), mode="a")
-        self._arrays = {}
-        self._buffers = {}
-        for path, width in columns.items():
-            rows = chunks.get(path, chunk)
-            self._arrays[path] = root.create_array(
-                path,
-                shape=(0, width),
-                chunks=(rows, max(width, 1)),
-                dtype="float32",
-                fill_value=float("nan"),
-                overwrite=True,
-            )
-            self._buffers[path] = np.full((rows, width), np.nan, dtype=np.float32)
-        self.rows = 0
-
-    def append(self, values: dict[str, np.ndarray]) -> None:
-        """Write row `self.rows` of every array (values: path -> [width]); then count it."""
-        row = self.rows
-        writes = []
-        for path, array in self._arrays.items():
-            buffer = self._buffers[path]
-            size = len(buffer)
-            start, offset = row - row % size, row % size
-            if offset == 0:
-                buffer.fill(np.nan)
-            buffer[offset] = values[path]
-            if array.shape[0] <= row:
-                array.resize((start + size, buffer.shape[1]))
-            writes.append((array, slice(start, start + size), buffer))
-        if self._sync is None:
-            for array, rows, buffer in writes:
-                array[rows] = buffer
-        else:  # all chunk writes at once on zarr's event loop: about half the time
-
-            async def write_all():
-                await asyncio.gather(
-                    *(array.async_array.setitem(rows, buffer) for array, rows, buffer in writes)
-                )
-
-            self._sync(write_all())
-        self.rows += 1
+from pathlens.training import _schema as schema
+from pathlens.training._schema import ARRAYS_DIR, EDGE_WEIGHT, OUTPUT_DIVERSITY
 
 
 class TrainingRun:
@@ -150,7 +29,7 @@ class TrainingRun:
             raise PathlensError(f"There is no run folder at {path}.")
         self._store = RunStore(path, create=False)
         self.path = path
-        info = self._store.meta("training")
+        info = self._store.meta(schema.META)
         if info is None:
             self._store.close()
             raise PathlensError(
@@ -206,11 +85,12 @@ class TrainingRun:
 
         A writer killed without closing stays "running": compare ``pid`` with live processes
         or watch the snapshot count to tell."""
-        return self._store.meta("training_status", {"status": "unknown"})
+        return self._store.meta(schema.STATUS_META, {"status": "unknown"})
 
     # ------------------------------------------------------------------ records
     def scalar_names(self) -> list[str]:
-        return self._store.scalar_names()
+        """Names of the recorded scalars, sorted."""
+        return schema.scalar_names(self._store)
 
     def scalars(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps int64 [T], values float64 [T]) of a scalar; NaN where the value was NaN.
@@ -218,7 +98,7 @@ class TrainingRun:
         Scalars are committed in batches (at every snapshot, at least once a second, at
         close): a reader sees them with that delay, and a killed writer loses at most the
         last uncommitted batch."""
-        rows = self._store.scalar_rows(name)
+        rows = schema.scalar_rows(self._store, name)
         if not rows:
             known = self.scalar_names()
             if name not in known:
@@ -229,15 +109,15 @@ class TrainingRun:
 
     def last_step(self) -> int | None:
         """The last training step with a committed scalar (None before the first)."""
-        return self._store.last_scalar_step()
+        return schema.last_scalar_step(self._store)
 
     def snapshots(self) -> np.ndarray:
         """Training step of every completed snapshot, int64 [snapshots]."""
-        return np.array([r[1] for r in self._store.snapshot_rows()], dtype=np.int64)
+        return np.array([r[1] for r in schema.snapshot_rows(self._store)], dtype=np.int64)
 
     def snapshot_times(self) -> np.ndarray:
         """Wall-clock time (seconds since the epoch) of every completed snapshot."""
-        return np.array([r[2] for r in self._store.snapshot_rows()], dtype=np.float64)
+        return np.array([r[2] for r in schema.snapshot_rows(self._store)], dtype=np.float64)
 
     def neuron_series(
         self, site: str, stat: str, start: int | None = None, stop: int | None = None
@@ -247,7 +127,7 @@ class TrainingRun:
         info = self._site(site)
         if stat not in self.info["stats"]:
             raise NotFoundError(_unknown(stat, list(self.info["stats"]), "statistic"))
-        count = self._store.snapshot_count()
+        count = schema.snapshot_count(self._store)
         lo, hi, _ = slice(start, stop).indices(count)
         if hi <= lo:
             return np.zeros((0, info["channels"]), dtype=np.float32)
@@ -295,12 +175,12 @@ class TrainingRun:
             raise NotFoundError(_unknown(model, list(models), "model"))
         path = models[model].get("arrays", {}).get(OUTPUT_DIVERSITY)
         if path is None:
-            count = len(range(*slice(start, stop).indices(self._store.snapshot_count())))
+            count = len(range(*slice(start, stop).indices(schema.snapshot_count(self._store))))
             return np.full(count, np.nan, dtype=np.float32)
         return self._rows(path, start, stop, 1)[:, 0]
 
     def _rows(self, path: str, start: int | None, stop: int | None, width: int) -> np.ndarray:
-        count = self._store.snapshot_count()
+        count = schema.snapshot_count(self._store)
         lo, hi, _ = slice(start, stop).indices(count)
         if hi <= lo:
             return np.zeros((0, width), dtype=np.float32)
@@ -349,15 +229,3 @@ def _unknown(name: str, known: list[str], what: str) -> str:
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
     listed = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
     return f"This run has no {what} named {name!r}.{hint} Known: {listed or 'none'}."
-
-
-__all__ = [
-    "EDGE_WEIGHT",
-    "OUTPUT_DIVERSITY",
-    "STATS",
-    "ArrayWriter",
-    "TrainingRun",
-    "array_path",
-    "model_array_path",
-    "open_run",
-]

@@ -1,13 +1,16 @@
-"""The embedded demo: two small models trained on Fashion-MNIST on first use, then cached.
+"""The embedded demo: two small models trained on Fashion-MNIST, their weights shipped.
+
+The weights come from `python -m pathlens.demo` (deterministic training) and are checked
+against their recorded sha256 when loaded, so every machine analyses the same models.
 
 >>> from pathlens import demo
->>> model = demo.load("resnet")  # trains once (about 1-2 min on 2 cores), then loads the cache
+>>> model = demo.load("resnet")  # loads the shipped state dict; nothing is trained
 >>> demo.info("resnet")["test_accuracy"]
 0.91...
 """
 
 from pathlens.demo._models import ARCHITECTURES, BasicBlock, DemoCNN, DemoResNet
-from pathlens.demo._train import MODELS, class_images, info, load, weights_path
+from pathlens.demo._weights import MODELS, class_images, info, load, weights_path
 
 __all__ = [
     "ARCHITECTURES",

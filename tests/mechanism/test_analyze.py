@@ -114,6 +114,8 @@ def check_patches(net, result, images, site, k, batch_size):
     channels = net.site(site).channels
     rf = receptive_field(net, site)
     index = torch.arange(channels)[:, None]
+    # Exact on purpose: the brute force runs the same batches through the same kernels, so the
+    # values (and the order of ties) agree bit for bit on any machine.
     assert torch.equal(top.image_index, best), site
     assert torch.equal(top.value, value[best, index]), site
     grid_width = rf.grid[1]
@@ -165,14 +167,18 @@ def test_statistics_match_a_direct_computation(cnn_net, cnn_small):
         out = acts[site].double()
         flat = out.flatten(2) if out.dim() > 2 else out[:, :, None]
         profile = result.arrays[f"sites/{site}/profile"].double()
+        # The same activations (same batches of 16), averaged in float32 by analyze and in
+        # float64 here: float32 sums of N values err by about log2(N) * eps * max|x| (pairwise
+        # sums), under 1e-5 of the largest value for the N <= 60 x 196 of these sites.
+        tol = 1e-5 * max(1.0, flat.abs().max().item())
         for c in range(10):
             mask = labels == c
             if mask.any():
                 want = flat[mask].mean(2).mean(0)
-                assert torch.allclose(profile[:, c], want, atol=1e-5)
+                assert torch.allclose(profile[:, c], want, rtol=0, atol=tol)
         stats = result.site(site).stats
-        assert np.allclose(stats["max_mean"], flat.amax(2).mean(0).numpy(), atol=1e-5)
-        assert np.allclose(stats["mean"], flat.mean((0, 2)).numpy(), atol=1e-5)
+        assert np.allclose(stats["max_mean"], flat.amax(2).mean(0).numpy(), rtol=0, atol=tol)
+        assert np.allclose(stats["mean"], flat.mean((0, 2)).numpy(), rtol=0, atol=tol)
         assert ((stats["fill"] >= 0) & (stats["fill"] <= 1 + 1e-9)).all()
     assert result.class_counts == torch.bincount(labels, minlength=10).tolist()
     assert (result.site("head.2").stats["spread"] == 0).all()  # no spatial extent

@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test test-fast lint
 setup:
 	@bash scripts/setup.sh
 
@@ -15,3 +15,7 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest
+
+# day-to-day: without the slow and the browser tests (under a minute); `make test` runs all
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not browser" -q

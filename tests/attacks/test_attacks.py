@@ -4,6 +4,8 @@ import torch
 from pathlens import PathlensError
 from pathlens.attacks import attack
 
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
+
 
 @pytest.fixture(scope="module")
 def boots(demo_resnet, test_set):

@@ -18,6 +18,8 @@ from pathlens.store import RunStore
 
 BOOT, SNEAKER = 9, 7
 
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
+
 
 @pytest.fixture(scope="module")
 def net(demo_resnet):

@@ -1,6 +1,7 @@
 """A network built so that an adversarial pattern enters through known channels at a known
 site: the analysis must find that site and those channels."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -47,6 +48,7 @@ def images_of(level: float, n: int, seed: int) -> torch.Tensor:
     return (level + 0.005 * torch.randn(n, 1, 8, 8, generator=generator)).clamp(0, 1)
 
 
+@pytest.mark.slow
 def test_divergence_site_and_error_channels_are_found():
     model = Planted().eval()
     images = torch.cat([images_of(0.9, 24, 0), images_of(0.1, 24, 1), images_of(0.5, 24, 2)])

@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -18,6 +19,7 @@ def run(*args):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_version_and_help_through_the_installed_command():
     result = subprocess.run(
         [sys.executable, "-m", "pathlens", "--version"], capture_output=True, text=True
@@ -82,6 +84,7 @@ def test_internal_errors_point_to_a_log_not_a_traceback(tmp_path, monkeypatch):
     assert "boom" in (tmp_path / "pathlens-error.log").read_text()
 
 
+@pytest.mark.slow
 def test_demo_runs_the_analysis_once_then_reuses_it(demo_resnet, tmp_path):
     from pathlens.store import RunStore
 

@@ -7,6 +7,8 @@ from typer.testing import CliRunner
 from pathlens.cli import app
 from pathlens.store import RunStore
 
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
+
 runner = CliRunner()
 
 

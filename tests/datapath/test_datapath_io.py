@@ -9,6 +9,8 @@ from pathlens import Datapath, PathlensError, extract_datapath
 from pathlens.datapath import SCHEMA_VERSION
 from pathlens.store import RunStore
 
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
+
 
 @pytest.fixture(scope="module")
 def datapath(cnn_net, test_set):

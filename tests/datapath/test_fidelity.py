@@ -9,6 +9,8 @@ from conftest import class_set, control_for
 from pathlens import PathlensWarning, extract_datapath
 from pathlens.datapath import METHODS
 
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
+
 
 def hard_masked_top1(model, modules, keep, images, invert=False):
     """Top-1 with only `keep[site]` channels (or all but them, if invert) kept at every site."""

@@ -55,6 +55,7 @@ def test_planted_sites(net):
     assert net.site_names == ["act_a", "act_b"]
 
 
+@pytest.mark.slow
 def test_set_alone_needs_exactly_its_channel(net):
     with pytest.warns(PathlensWarning, match="specificity is unknown"):
         datapath = extract_datapath(net, images_of(0, 8))
@@ -63,6 +64,7 @@ def test_set_alone_needs_exactly_its_channel(net):
     assert datapath.fidelity.necessity == 0.0  # without channel 0 no image stays class 0
 
 
+@pytest.mark.slow
 def test_specificity_needs_exactly_the_signal_channels(net):
     # class 1: with every channel removed all logits tie at 0 and argmax says class 0, so a
     # class-0 set could never look necessary
@@ -73,6 +75,7 @@ def test_specificity_needs_exactly_the_signal_channels(net):
     assert datapath.fidelity.specificity == 1.0
 
 
+@pytest.mark.slow
 def test_top_activation_keeps_the_salient_distractors(net):
     control = torch.cat([images_of(0, 8), images_of(2, 8)])
     activation = extract_datapath(net, images_of(1, 8), method="activation", control=control)

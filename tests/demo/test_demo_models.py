@@ -11,11 +11,13 @@ from pathlens.demo.__main__ import main as train_main
 from pathlens.demo._train import _deterministic, evaluate
 
 
+@pytest.mark.slow
 def test_cnn_reaches_stated_accuracy(demo_cnn, test_set):
     assert not demo_cnn.training
     assert evaluate(demo_cnn, test_set.images, test_set.labels) >= 0.90
 
 
+@pytest.mark.slow
 def test_resnet_reaches_stated_accuracy(demo_resnet, test_set):
     assert not demo_resnet.training
     accuracy = evaluate(demo_resnet, test_set.images, test_set.labels)

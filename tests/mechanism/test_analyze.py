@@ -72,6 +72,7 @@ def test_planted_connections_bundle_group_to_group(planted_result):
     assert sum(b.weight for b in edge.bundles) == pytest.approx(contributions.sum())
 
 
+@pytest.mark.slow
 def test_maximization_images_per_cluster(planted_result):
     net, x, y, _ = planted_result
     result = analyze(net, x[:30], y[:30], maximize=True, maximize_steps=8, contribution_images=0)
@@ -142,12 +143,14 @@ def check_patches(net, result, images, site, k, batch_size):
             )
 
 
+@pytest.mark.slow
 def test_patches_are_the_true_top_activating_crops(cnn_net, cnn_small):
     images, _, result = cnn_small
     for site in cnn_net.site_names:  # 28x28, 14x14 conv sites and a linear site
         check_patches(cnn_net, result, images, site, 5, batch_size=16)
 
 
+@pytest.mark.slow
 def test_patches_on_the_resnet_equal_brute_force_and_top_patches(resnet_net, test_set):
     images, labels = test_set.images[:40], test_set.labels[:40]
     result = analyze(resnet_net, images, labels, patches=4, batch_size=40, contribution_images=0)
@@ -160,6 +163,7 @@ def test_patches_on_the_resnet_equal_brute_force_and_top_patches(resnet_net, tes
             assert torch.equal(getattr(ours, name), getattr(alone, name)), (site, name)
 
 
+@pytest.mark.slow
 def test_statistics_match_a_direct_computation(cnn_net, cnn_small):
     images, labels, result = cnn_small
     acts = cnn_net.activations(images, batch_size=16)
@@ -184,6 +188,7 @@ def test_statistics_match_a_direct_computation(cnn_net, cnn_small):
     assert (result.site("head.2").stats["spread"] == 0).all()  # no spatial extent
 
 
+@pytest.mark.slow
 def test_summary_is_json_with_the_documented_shape(cnn_net, cnn_small):
     _, _, result = cnn_small
     body = json.loads(json.dumps(result.to_dict()))
@@ -232,6 +237,7 @@ def test_one_cluster_when_nothing_separates_channels():
 
 
 # ---------------------------------------------------------------------------- storage
+@pytest.mark.slow
 def test_store_round_trip(tmp_path, cnn_small):
     _, _, result = cnn_small
     with RunStore(tmp_path / "run") as run:
@@ -275,6 +281,7 @@ def cli(*args):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_cli_mechanism_on_the_demo_cnn(tmp_path, demo_cnn):
     out = tmp_path / "run"
     result = cli("mechanism", "--model", "demo:cnn", "--out", out, "--n", 48, "--name",
@@ -300,6 +307,7 @@ def test_cli_mechanism_on_the_demo_cnn(tmp_path, demo_cnn):
     assert loaded.arrays["sites/stage1.2/patches"].shape[:2] == (16, 8)
 
 
+@pytest.mark.slow
 def test_cli_mechanism_errors_are_messages(tmp_path, demo_cnn):
     afile = tmp_path / "file"
     afile.write_text("x")

@@ -12,6 +12,7 @@ from pathlens.mechanism import bundle_edge, cluster_matrices, direct_contributio
 
 
 # ---------------------------------------------------------------------------- contributions
+@pytest.mark.slow
 def test_direct_equals_full_gradient_x_activation_on_a_chain(cnn_net, test_set):
     images = test_set.images[:12]
     direct = direct_contributions(cnn_net, images, batch_size=5)

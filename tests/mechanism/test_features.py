@@ -101,6 +101,7 @@ def test_receptive_field_larger_than_the_image_is_measured_on_a_larger_input():
     assert fixed.size[0] < 7 and fixed.size[1] < 9
 
 
+@pytest.mark.slow
 def test_receptive_field_of_demo_models(resnet, cnn):
     stem = receptive_field(resnet, "stem.2")
     assert (stem.size, stem.stride, stem.offset) == ((3, 3), (1, 1), (-1, -1))
@@ -180,6 +181,7 @@ def expected_patch(image, box, origin, size):
     return patch
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("model", "site", "patch"),
     [
@@ -228,6 +230,7 @@ def test_top_patch_boxes_follow_the_hand_computed_field(resnet, images):
     assert top.channels == [0, 5, 9]
 
 
+@pytest.mark.slow
 def test_top_patches_stream_in_batches(resnet, images):
     whole = top_patches(resnet, "layer2.0.relu1", images, k=8)
     streamed = top_patches(resnet, "layer2.0.relu1", images, k=8, batch_size=7)
@@ -282,6 +285,7 @@ def test_activation_maps(resnet, cnn, images):
 
 
 # ---------------------------------------------------------------------------- maximisation
+@pytest.mark.slow
 def test_activation_maximization_activates_the_channel(resnet, images):
     site, channel = "layer3.1.bn2", 12
     image = activation_maximization(resnet, site, channel, steps=128)
@@ -297,6 +301,7 @@ def test_activation_maximization_activates_the_channel(resnet, images):
     assert not torch.equal(image, other)
 
 
+@pytest.mark.slow
 def test_activation_maximization_frequency_penalty_smooths(resnet):
     def variation(image):
         return (image.diff(dim=1).abs().mean() + image.diff(dim=2).abs().mean()).item()

@@ -150,6 +150,7 @@ def test_masks_on_a_generator_and_all_sites_at_once():
         net.predict(z)
 
 
+@pytest.mark.slow
 def test_predict_in_batches_matches_one_forward(resnet_net, images):
     logits, top1 = resnet_net.predict(images, batch_size=7)
     with torch.no_grad():

@@ -11,6 +11,8 @@ import torch
 from pathlens.server import create_app, running
 from pathlens.store import RunStore
 
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
+
 
 @pytest.fixture(scope="module")
 def api(demo_server):

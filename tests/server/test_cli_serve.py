@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from pathlens.cli import _app as cli
 from pathlens.server import RunView, running
 
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
+
 runner = CliRunner()
 
 

@@ -11,6 +11,8 @@ from pathlens.mechanism import analyze
 from pathlens.server import create_app, running, write_report
 from pathlens.store import RunStore
 
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
+
 
 @pytest.fixture(scope="module")
 def mech_run(tmp_path_factory, cnn_net, test_set):

@@ -16,6 +16,8 @@ from pathlens import Tracker, open_run
 from pathlens.server import create_app, running
 from pathlens.server._training import _reduce
 
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
+
 WORKER = Path(__file__).parents[1] / "training" / "tracker_worker.py"
 GROWING = 7  # the neuron whose incoming weights grow every step
 

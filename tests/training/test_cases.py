@@ -10,6 +10,8 @@ from pathlens.cli import app
 from pathlens.store import RunStore
 from pathlens.training import detect, explain, gan_case, vae_case, worst_neuron
 
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
+
 runner = CliRunner()
 
 

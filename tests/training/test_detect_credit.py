@@ -57,6 +57,7 @@ def flagged(report, site):
 
 
 # ------------------------------------------------------------------------ detectors
+@pytest.mark.slow
 def test_detectors_flag_planted_dead_and_exploding_neurons_and_no_healthy_ones(tmp_path):
     torch.manual_seed(0)
     model = MLP((8, 8))
@@ -97,6 +98,7 @@ def test_detectors_flag_planted_dead_and_exploding_neurons_and_no_healthy_ones(t
     run.close()
 
 
+@pytest.mark.slow
 def test_saturated_tanh_neuron_is_flagged_and_no_other(tmp_path):
     torch.manual_seed(1)
     model = MLP((6, 6), act=nn.Tanh)
@@ -112,6 +114,7 @@ def test_saturated_tanh_neuron_is_flagged_and_no_other(tmp_path):
     assert report["first"]["saturated"]["site"] == "act2"
 
 
+@pytest.mark.slow
 # ------------------------------------------------------------------------ credit
 def test_credit_finds_the_planted_culprit_neuron(tmp_path):
     """relu1 neuron 3's outgoing weights grow each step: relu2 and relu3 explode, and the
@@ -194,6 +197,7 @@ def test_summed_weight_is_what_a_constant_input_channel_adds(transposed):
         torch.testing.assert_close(matrix[:, i], y, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_tracker_records_edge_weights_and_input_sites(tmp_path):
     from tracker_worker import SmallCNN
 

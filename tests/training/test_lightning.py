@@ -10,7 +10,7 @@ from tracker_worker import SmallCNN
 from pathlens import PathlensError, open_run
 from pathlens.training import STATS, DCGANDiscriminator, DCGANGenerator, TrackerCallback
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*")  # Lightning 2.6 with torch 2.13
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]  # 2.6 + 2.13
 
 TRAINER = dict(accelerator="cpu", logger=False, enable_checkpointing=False,
                enable_progress_bar=False, enable_model_summary=False)  # fmt: skip

@@ -39,6 +39,7 @@ def sample(walks):
     return sample_polylines(walks, 300, return_radius=True)
 
 
+@pytest.mark.slow
 def test_count_is_within_ten_percent(walks, sample):
     rows, _ = sample
     assert 270 <= len(rows) <= 330
@@ -46,6 +47,7 @@ def test_count_is_within_ten_percent(walks, sample):
         assert 0.9 * n <= len(sample_polylines(walks, n, seed=3)) <= 1.1 * n
 
 
+@pytest.mark.slow
 def test_picks_are_at_least_the_radius_apart(walks, sample):
     rows, radius = sample
     assert radius > 0

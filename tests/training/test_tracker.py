@@ -50,6 +50,7 @@ def channel_norm(weight, bias=None):
 
 
 # ------------------------------------------------------------------------ values
+@pytest.mark.slow
 def test_recorded_values_equal_a_direct_computation(tmp_path):
     torch.manual_seed(0)
     model = SmallCNN()
@@ -117,6 +118,7 @@ def test_recorded_values_equal_a_direct_computation(tmp_path):
     run.close()
 
 
+@pytest.mark.slow
 def test_dict_of_models_records_generator_and_discriminator(tmp_path):
     torch.manual_seed(0)
     G, D = DCGANGenerator(nz=8, width=8), DCGANDiscriminator(width=8)
@@ -184,6 +186,7 @@ def train(model, steps, tracker=None):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("probe_mode", ["eval", "train"])
 def test_tracking_does_not_change_training(tmp_path, probe_mode):
     torch.manual_seed(1)

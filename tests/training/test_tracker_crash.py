@@ -14,9 +14,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pathlens import PathlensError, open_run
 from pathlens.training import STATS
+
+pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
 
 WORKER = Path(__file__).with_name("tracker_worker.py")
 

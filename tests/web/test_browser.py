@@ -12,6 +12,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from pathlens.server import write_report
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
     "--headless=new",

@@ -18,7 +18,7 @@ import torch
 
 from pathlens import Network, PathlensWarning, demo
 from pathlens.data import fashion_mnist
-from pathlens.mechanism import analyze
+from pathlens.mechanism import analyze, load_mechanism, save_mechanism
 from pathlens.store import RunStore
 
 STAGES = ("receptive_fields", "pass", "patches", "clustering", "contributions", "bundling")
@@ -46,10 +46,10 @@ def main() -> None:
         wall = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as folder, RunStore(folder) as run:
             clock = time.perf_counter()
-            mechanism_id = run.save_mechanism(result, name="test")
+            mechanism_id = save_mechanism(run, result, name="test")
             save = time.perf_counter() - clock
             clock = time.perf_counter()
-            run.load_mechanism(mechanism_id)
+            load_mechanism(run, mechanism_id)
             load = time.perf_counter() - clock
             size = os.path.getsize(os.path.join(folder, "run.sqlite"))
         rows.append((repeat + 1, result, wall, save, load, size))

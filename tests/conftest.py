@@ -51,9 +51,10 @@ def demo_input():
 def demo_run(tmp_path_factory, resnet_net, test_set):
     """A run folder with one small adversarial analysis (ankle boot -> sneaker) of the demo
     ResNet, recording its model so that the server can run jobs in it."""
-    from pathlens.attacks import explain_adversarial
+    from pathlens.attacks import explain_adversarial, save_analysis
     from pathlens.data import CLASS_NAMES
-    from pathlens.store import RunStore, remember_model
+    from pathlens.store import RunStore
+    from pathlens.workflows import remember_model
 
     path = tmp_path_factory.mktemp("runs") / "demo"
     analysis = explain_adversarial(
@@ -62,7 +63,7 @@ def demo_run(tmp_path_factory, resnet_net, test_set):
     with RunStore(path) as run:
         remember_model(run, resnet_net, spec="demo:resnet", weights=None, classes=CLASS_NAMES,
                        data=None)  # fmt: skip
-        run.save_analysis(analysis, name="ankle-boot->sneaker")
+        save_analysis(run, analysis, name="ankle-boot->sneaker")
     return path
 
 

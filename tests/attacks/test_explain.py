@@ -10,9 +10,11 @@ from pathlens.attacks import (
     AdversarialAnalysis,
     divergence_and_merge,
     explain_adversarial,
+    load_analysis,
     progress_to_target,
+    save_analysis,
 )
-from pathlens.datapath import SiteComparison
+from pathlens.datapath import SiteComparison, load_datapath
 from pathlens.model import Network
 from pathlens.store import RunStore
 
@@ -119,14 +121,14 @@ def test_contributions_match_a_manual_gradient(net, analysis):
 
 def test_stored_and_read_back(tmp_path, analysis):
     with RunStore(tmp_path / "run") as run:
-        analysis_id = run.save_analysis(analysis, name="boot->sneaker")
+        analysis_id = save_analysis(run, analysis, name="boot->sneaker")
     with RunStore(tmp_path / "run", create=False) as run:
-        again = run.load_analysis(analysis_id)
+        again = load_analysis(run, analysis_id)
         assert again.divergence == analysis.divergence and again.merge == analysis.merge
         assert again.datapaths["A"] == analysis.datapaths["A"]
         images, _, meta = run.load_image_set(again.links["A"]["image_set"])
         assert torch.equal(images, analysis.set_images["A"]) and meta["set"] == "A"
-        assert run.load_datapath(again.links["C"]["datapath"]) == analysis.datapaths["C"]
+        assert load_datapath(run, again.links["C"]["datapath"]) == analysis.datapaths["C"]
     json.dumps(analysis.to_dict())  # plain JSON, nothing pickled
     assert isinstance(AdversarialAnalysis.from_dict(analysis.to_dict()), AdversarialAnalysis)
 
@@ -180,9 +182,9 @@ def test_neuron_view_for_any_channel(net, analysis, data):
 
 def test_neuron_arrays_survive_the_store(tmp_path, analysis):
     with RunStore(tmp_path / "run") as run:
-        analysis_id = run.save_analysis(analysis)
+        analysis_id = save_analysis(run, analysis)
     with RunStore(tmp_path / "run", create=False) as run:
-        again = run.load_analysis(analysis_id)
+        again = load_analysis(run, analysis_id)
     assert set(again.neurons) == set(analysis.neurons)
     for name, value in analysis.neurons.items():
         assert torch.equal(again.neurons[name], value), name

@@ -4,7 +4,9 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from pathlens.attacks import load_analysis
 from pathlens.cli import app
+from pathlens.datapath import list_datapaths, load_datapath
 from pathlens.store import RunStore
 
 pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
@@ -32,8 +34,8 @@ def test_extract_from_npz_writes_the_run(tmp_path, sneakers, demo_cnn):
     assert "datapath per segment" in text and "stage2" in text
     assert "sufficiency 1.00" in text and "on 64 control images" in text
     with RunStore(tmp_path / "run", create=False) as store:
-        [summary] = store.datapaths()
-        datapath = store.load_datapath(summary["id"])
+        [summary] = list_datapaths(store)
+        datapath = load_datapath(store, summary["id"])
         stored, stored_labels, _ = store.load_image_set(summary["image_set"])
     assert datapath.method == "gates" and datapath.fidelity.sufficiency == 1.0
     assert torch.allclose(stored, images, atol=1 / 255)
@@ -53,7 +55,7 @@ def test_extract_from_png_folder_with_a_named_target(tmp_path, sneakers, demo_cn
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     with RunStore(tmp_path / "run", create=False) as store:
-        datapath = store.load_datapath(store.datapaths()[0]["id"])
+        datapath = load_datapath(store, list_datapaths(store)[0]["id"])
     assert datapath.method == "activation" and datapath.targets == [7, 7, 7]
 
 
@@ -103,7 +105,7 @@ def test_adversarial_command(tmp_path, demo_resnet):
     assert "divergence:" in text and "channels carrying the error" in text
     with RunStore(tmp_path / "run", create=False) as store:
         [summary] = store.analyses()
-        analysis = store.load_analysis(summary["id"])
+        analysis = load_analysis(store, summary["id"])
     assert analysis.sets["A"]["size"] == 6
     assert f"divergence: {analysis.divergence}" in text
     bad = run("adversarial", "--source", "boot", "--target", "sneaker", "--out", tmp_path / "r")
@@ -129,7 +131,7 @@ def test_adversarial_command_with_imported_images(tmp_path, demo_resnet, test_se
     assert result.exit_code == 0, result.output
     assert "attack imported succeeded" in " ".join(result.output.split())
     with RunStore(tmp_path / "run", create=False) as store:
-        analysis = store.load_analysis(store.analyses()[0]["id"])
+        analysis = load_analysis(store, store.analyses()[0]["id"])
     assert analysis.attack["method"] == "imported"
     assert torch.allclose(analysis.set_images["A"], made.images[made.success][:6])
 

@@ -6,7 +6,7 @@ import torch
 
 from conftest import class_set, control_for
 from pathlens import Datapath, PathlensError, extract_datapath
-from pathlens.datapath import SCHEMA_VERSION
+from pathlens.datapath import SCHEMA_VERSION, list_datapaths, load_datapath, save_datapath
 from pathlens.store import RunStore
 
 pytestmark = pytest.mark.slow  # each test here takes seconds (models, attacks, servers)
@@ -35,15 +35,15 @@ def test_store_round_trip(tmp_path, datapath, test_set):
     images = test_set.images[:4]
     with RunStore(tmp_path / "run") as run:
         set_id = run.save_image_set("sandals", images, [5, 5, 5, 5], {"note": "x"})
-        dp_id = run.save_datapath(datapath, name="sandals", image_set=set_id)
+        dp_id = save_datapath(run, datapath, name="sandals", image_set=set_id)
     with RunStore(tmp_path / "run", create=False) as run:  # a second process would see this
-        assert run.load_datapath(dp_id) == datapath
+        assert load_datapath(run, dp_id) == datapath
         loaded, labels, meta = run.load_image_set(set_id)
         assert torch.equal(loaded, images) and labels == [5, 5, 5, 5] and meta == {"note": "x"}
-        [summary] = run.datapaths()
+        [summary] = list_datapaths(run)
         assert summary["method"] == "gradxact" and summary["image_set"] == set_id
         with pytest.raises(PathlensError, match="no datapath 7"):
-            run.load_datapath(7)
+            load_datapath(run, 7)
     db = sqlite3.connect(tmp_path / "run" / "run.sqlite")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -101,12 +101,13 @@ def test_a_killed_writer_leaves_a_readable_run(tmp_path, datapath):
     script = f"""
 import torch
 from pathlens import Datapath
+from pathlens.datapath import save_datapath
 from pathlens.store import RunStore
 dp = Datapath.from_json(open({str(tmp_path / "dp.json")!r}).read())
 with RunStore({str(tmp_path / "run")!r}) as run:
     for i in range(100000):
         run.save_image_set(f"set {{i}}", torch.rand(64, 1, 28, 28))
-        run.save_datapath(dp, name=f"dp {{i}}")
+        save_datapath(run, dp, name=f"dp {{i}}")
         print(i, flush=True)
 """
     writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -119,10 +120,10 @@ with RunStore({str(tmp_path / "run")!r}) as run:
     writer.wait()
     assert lines == 20, "the writer never got going"
     with RunStore(tmp_path / "run", create=False) as run:
-        summaries = run.datapaths()
+        summaries = list_datapaths(run)
         assert len(summaries) >= 20  # every write reported done is there
         for summary in summaries:
-            assert run.load_datapath(summary["id"]) == datapath
+            assert load_datapath(run, summary["id"]) == datapath
         for image_set in run.image_sets():
             images, _, _ = run.load_image_set(image_set["id"])
             assert images.shape == (64, 1, 28, 28)

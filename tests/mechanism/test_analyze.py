@@ -13,7 +13,17 @@ from typer.testing import CliRunner
 from pathlens import Network, PathlensError
 from pathlens.cli import app
 from pathlens.errors import NotFoundError
-from pathlens.mechanism import Mechanism, analyze, receptive_field, top_patches
+from pathlens.mechanism import (
+    Mechanism,
+    analyze,
+    list_mechanisms,
+    load_mechanism,
+    mechanism_array,
+    mechanism_summary,
+    receptive_field,
+    save_mechanism,
+    top_patches,
+)
 from pathlens.store import RunStore
 
 
@@ -242,24 +252,24 @@ def test_store_round_trip(tmp_path, cnn_small):
     _, _, result = cnn_small
     with RunStore(tmp_path / "run") as run:
         assert run.meta("network") is None
-        first = run.save_mechanism(result, name="test")
-        second = run.save_mechanism(result, name="checkpoint 3")
+        first = save_mechanism(run, result, name="test")
+        second = save_mechanism(run, result, name="checkpoint 3")
         assert run.meta("network") == result.network
     with RunStore(tmp_path / "run", create=False) as run:
-        listed = run.mechanisms()
+        listed = list_mechanisms(run)
         assert [(m["id"], m["name"], m["n_images"]) for m in listed] == [
             (first, "test", 60), (second, "checkpoint 3", 60)
         ]  # fmt: skip
         assert {a["kind"] for a in run.analyses()} == {"mechanism"}
-        loaded = run.load_mechanism(second)
-        summary = run.mechanism_summary(second)
+        loaded = load_mechanism(run, second)
+        summary = mechanism_summary(run, second)
         assert torch.equal(
-            run.mechanism_array(first, "sites/stage1.2/patches"),
+            mechanism_array(run, first, "sites/stage1.2/patches"),
             result.arrays["sites/stage1.2/patches"],
         )
-        light = run.load_mechanism(first, arrays=False)
+        light = load_mechanism(run, first, arrays=False)
         with pytest.raises(NotFoundError):
-            run.load_mechanism(99)
+            load_mechanism(run, 99)
     assert isinstance(loaded, Mechanism)
     assert summary == {**json.loads(json.dumps(result.to_dict())), "name": "checkpoint 3"}
     assert loaded.to_dict() == result.to_dict()
@@ -296,13 +306,13 @@ def test_cli_mechanism_on_the_demo_cnn(tmp_path, demo_cnn):
                  "--contribution-images", 0)  # fmt: skip
     assert result.exit_code == 0, result.output
     with RunStore(out, create=False) as run:
-        listed = run.mechanisms()
+        listed = list_mechanisms(run)
         assert [(m["name"], m["n_images"], m["data"]["split"]) for m in listed] == [
             ("checkpoint 3", 48, "test"), ("train", 24, "train")
         ]  # fmt: skip
         assert run.meta("model")["spec"] == "demo:cnn"
         assert run.meta("network")["sites"][0]["name"] == "stage1.2"
-        loaded = run.load_mechanism(listed[0]["id"])
+        loaded = load_mechanism(run, listed[0]["id"])
     assert loaded.site("head.2").clusters.labels.shape == (64,)
     assert loaded.arrays["sites/stage1.2/patches"].shape[:2] == (16, 8)
 
@@ -314,8 +324,8 @@ def test_cli_mechanism_errors_are_messages(tmp_path, demo_cnn):
     cases = [
         (["--split", "val"], "--split must be 'test' or 'train'"),
         (["--n", "0"], "--n must be at least 1"),
-        (["--k-max", "1"], "k_max must be"),
-        (["--contribution-images", "-1"], "contribution_images must be"),
+        (["--k-max", "1"], "--k-max must be at least 2"),
+        (["--contribution-images", "-1"], "--contribution-images must be 0 or more"),
         (["--out", afile], "is a file, not a run folder"),
         (["--images", tmp_path / "missing.npz"], "missing.npz"),
     ]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from pathlens.attacks import load_analysis
 from pathlens.server import create_app, running
 from pathlens.store import RunStore
 
@@ -30,7 +31,7 @@ def analysis(api):
 @pytest.fixture(scope="module")
 def stored(demo_run, analysis):
     with RunStore(demo_run) as run:
-        return run.load_analysis(analysis["id"])
+        return load_analysis(run, analysis["id"])
 
 
 def decode(array: dict) -> np.ndarray:

@@ -7,7 +7,13 @@ import httpx
 import numpy as np
 import pytest
 
-from pathlens.mechanism import analyze
+from pathlens.mechanism import (
+    analyze,
+    list_mechanisms,
+    mechanism_array,
+    mechanism_summary,
+    save_mechanism,
+)
 from pathlens.server import create_app, running, write_report
 from pathlens.store import RunStore
 
@@ -21,7 +27,7 @@ def mech_run(tmp_path_factory, cnn_net, test_set):
     with RunStore(path) as run:
         for name in ("test", "checkpoint 2"):
             mechanism = analyze(cnn_net, images, labels, k_max=4, contribution_images=32)
-            run.save_mechanism(mechanism, name=name)
+            save_mechanism(run, mechanism, name=name)
     return path
 
 
@@ -49,10 +55,10 @@ def test_summary_and_patches_are_the_stored_ones(api, mech_run):
     mid = api.get("/api/run").json()["mechanisms"][0]["id"]
     summary = api.get(f"/api/mechanisms/{mid}").json()
     with RunStore(mech_run) as run:
-        stored = run.mechanism_summary(mid)
+        stored = mechanism_summary(run, mid)
         site = stored["sites"][1]["name"]
-        patches = run.mechanism_array(mid, f"sites/{site}/patches").float().numpy()
-        values = run.mechanism_array(mid, f"sites/{site}/patch_value").float().numpy()
+        patches = mechanism_array(run, mid, f"sites/{site}/patches").float().numpy()
+        values = mechanism_array(run, mid, f"sites/{site}/patch_value").float().numpy()
     assert summary["sites"] == json.loads(json.dumps(stored["sites"]))
     assert summary["edges"] == json.loads(json.dumps(stored["edges"]))
     answer = api.get(f"/api/mechanisms/{mid}/patches", params={"site": site}).json()
@@ -81,7 +87,7 @@ def test_report_embeds_the_mechanisms(mech_run, tmp_path):
     page = out.read_text()
     embedded = json.loads(page.split("window.__PATHLENS_EMBED__=")[1].split(";</script>")[0])
     with RunStore(mech_run) as run:
-        mid = run.mechanisms()[0]["id"]
-        site = run.mechanism_summary(mid)["sites"][0]["name"]
+        mid = list_mechanisms(run)[0]["id"]
+        site = mechanism_summary(run, mid)["sites"][0]["name"]
     assert f"/api/mechanisms/{mid}" in embedded
     assert f"/api/mechanisms/{mid}/patches?site={site}" in embedded

@@ -289,7 +289,7 @@ def test_live_training_run_grows_on_screen(page, tmp_path, shots):
 def test_mechanism_view_draws_clusters_bundles_and_details(
     page, cnn_net, test_set, tmp_path, shots
 ):
-    from pathlens.mechanism import analyze
+    from pathlens.mechanism import analyze, list_mechanisms, mechanism_summary, save_mechanism
     from pathlens.server import create_app, running
     from pathlens.store import RunStore
 
@@ -297,8 +297,8 @@ def test_mechanism_view_draws_clusters_bundles_and_details(
     images, labels = test_set.images[:400], test_set.labels[:400]
     with RunStore(path) as run:
         for name in ("early", "late"):
-            run.save_mechanism(analyze(cnn_net, images, labels, k_max=4), name=name)
-        summary = run.mechanism_summary(run.mechanisms()[0]["id"])
+            save_mechanism(run, analyze(cnn_net, images, labels, k_max=4), name=name)
+        summary = mechanism_summary(run, list_mechanisms(run)[0]["id"])
     with running(create_app(path, jobs=False)) as url:
         page.goto(url)
         page.get_by_test_id("tab-mechanism").click()

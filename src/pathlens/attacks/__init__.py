@@ -5,6 +5,7 @@
 """
 
 from pathlens.attacks._attack import METHODS, AttackResult, attack
+from pathlens.attacks._codec import load_analysis, save_analysis
 from pathlens.attacks._explain import (
     AdversarialAnalysis,
     ErrorChannel,
@@ -23,7 +24,9 @@ __all__ = [
     "attack",
     "divergence_and_merge",
     "explain_adversarial",
+    "load_analysis",
     "neuron_arrays",
     "neuron_view",
     "progress_to_target",
+    "save_analysis",
 ]

@@ -13,6 +13,7 @@ from rich.table import Table
 import pathlens
 from pathlens._progress import progress_bar
 from pathlens.errors import PathlensError
+from pathlens.workflows import ProgressEvent, RequestError
 
 app = typer.Typer(
     name="pathlens",
@@ -57,7 +58,7 @@ def command(fn):
         try:
             return fn(*args, **kwargs)
         except PathlensError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err.print(f"[bold red]error:[/] {_in_cli_words(exc)}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
@@ -78,6 +79,42 @@ def command(fn):
             raise typer.Exit(1) from None
 
     return app.command()(wrapper)
+
+
+def _in_cli_words(exc: PathlensError) -> str:
+    """A request error names its field as the API spells it (``n must be ...``); the CLI
+    user typed an option (``--n``)."""
+    text = str(exc)
+    if isinstance(exc, RequestError) and text.startswith(f"{exc.field} "):
+        return f"--{exc.field.replace('_', '-')}{text[len(exc.field) :]}"
+    return text
+
+
+def workflow_bar(bar, description: str):
+    """A `ProgressEvent` receiver that moves one bar of `bar` (a rich Progress) from 0 to 1:
+    the one adapter between the workflows and the terminal."""
+    task = bar.add_task(description, total=100, status="")
+
+    def on_event(event: ProgressEvent) -> None:
+        d, status = event.detail, event.message
+        if "kept_fraction" in d:
+            status += (
+                f": step {d['step']}, kept {d['kept_fraction']:.0%}, "
+                f"sufficiency {d['sufficiency']:.2f}"
+            )
+        elif "scalars" in d:
+            status = ", ".join(f"{k} {v:.3g}" for k, v in d["scalars"].items() if k != "lr")
+        elif "total" in d:
+            status += f" {d['done']}/{d['total']}"
+        bar.update(task, completed=round(event.fraction * 100, 1), status=status)
+
+    return on_event
+
+
+def _warned(caught) -> None:
+    for w in caught:
+        if issubclass(w.category, pathlens.PathlensWarning):
+            err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
@@ -160,51 +197,24 @@ def extract(
     """Extract the datapath of an image set: the fewest channels that keep its predictions."""
     import warnings
 
-    from pathlens.data import class_index, fashion_mnist, load_images, sample_images
-    from pathlens.store import RunStore, remember_model
+    from pathlens.workflows import ExtractRequest
+    from pathlens.workflows import extract as run_extract
 
-    RunStore(out_dir).close()  # a bad --out fails now, not after the computation
-    loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
-    net = pathlens.Network(loaded.model, loaded.example_input)
-    x, labels = load_images(images, net.input_shape)
-    logits, top1 = net.predict(x)
-    classes = loaded.classes or tuple(str(i) for i in range(logits.shape[1]))
-    target_index = None if target is None else class_index(target, classes)
-    kept_classes = sorted({int(c) for c in top1} if target_index is None else {target_index})
-    control_images = None
-    if control == "auto":
-        if loaded.classes is None:
-            err.print(
-                "[yellow]No control images: give --control FILE (images of other classes) "
-                "to measure specificity.[/]"
-            )
-        else:
-            control_images = sample_images(fashion_mnist("test"), n_control, exclude=kept_classes)
-    elif control != "none":
-        control_images, _ = load_images(Path(control), net.input_shape)
+    request = ExtractRequest(
+        images=images, out=out_dir, model=model, weights=weights,
+        input_shape=parse_shape(input_shape), method=method, target=target, control=control,
+        n_control=n_control, ablation=ablation, agreement=agreement, specificity=specificity,
+        name=name,
+    )  # fmt: skip
     with warnings.catch_warnings(record=True) as caught, progress_bar() as bar:
         warnings.simplefilter("always")
-        task = bar.add_task(f"datapath ({method})", total=None, status="scoring")
-        datapath = pathlens.extract_datapath(
-            net,
-            x,
-            method=method,
-            target=target_index,
-            control=control_images,
-            ablation=ablation,
-            agreement=agreement,
-            specificity=specificity,
-            callback=_progress_events(bar, task),
-        )
-    for w in caught:
-        if issubclass(w.category, pathlens.PathlensWarning):
-            err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
-    with RunStore(out_dir) as run:
-        remember_model(run, net, spec=model, weights=weights, classes=loaded.classes, data=None)
-        set_id = run.save_image_set(name or images.stem, x, labels, {"source": str(images)})
-        dp_id = run.save_datapath(datapath, name=name or images.stem, image_set=set_id)
-    _print_datapath(net, datapath, classes)
-    out.print(f"saved datapath {dp_id} and image set {set_id} in {out_dir}", highlight=False)
+        result = run_extract(request, progress=workflow_bar(bar, f"datapath ({method})"))
+    _warned(caught)
+    _print_datapath(result.net, result.datapath, result.classes)
+    out.print(
+        f"saved datapath {result.datapath_id} and image set {result.image_set_id} in {out_dir}",
+        highlight=False,
+    )
 
 
 def _print_datapath(net, datapath, classes) -> None:
@@ -256,59 +266,17 @@ def adversarial(
 ) -> None:
     """Explain why adversarial examples are misclassified: where their datapath leaves the
     source class's and joins the target class's, and the channels that carry the error."""
-    from pathlens.attacks import explain_adversarial
-    from pathlens.data import class_index, fashion_mnist, load_images
-    from pathlens.store import RunStore, remember_model
+    from pathlens.workflows import ExplainRequest, explain
 
-    RunStore(out_dir).close()  # a bad --out fails now, not after the computation
-    loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
-    net = pathlens.Network(loaded.model, loaded.example_input)
-    if images is not None:
-        data, labels = load_images(images, net.input_shape)
-        if labels is None:
-            raise PathlensError(f"{images} has no labels: add an array 'labels' to the .npz.")
-    elif loaded.classes is not None:
-        test = fashion_mnist("test")
-        data, labels = test.images, test.labels
-    else:
-        raise PathlensError("Give --images FILE (labelled .npz) for a model of your own.")
-    n_classes = net.predict(data[:1])[0].shape[1]
-    classes = loaded.classes or tuple(str(i) for i in range(n_classes))
-    src, tgt = class_index(source, classes), class_index(target, classes)
-    imported = None
-    if adversarial_images is not None:
-        imported, _ = load_images(adversarial_images, net.input_shape)
+    request = ExplainRequest(
+        source=source, target=target, out=out_dir, model=model, weights=weights,
+        input_shape=parse_shape(input_shape), images=images, attack=attack,
+        adversarial=adversarial_images, eps=eps, n=n, name=name or f"{source}->{target}",
+    )  # fmt: skip
     with progress_bar() as bar:
-        analysis = explain_adversarial(
-            net, data, labels, src, tgt, attack=attack, eps=eps, n=n, adversarial=imported,
-            callback=_analysis_progress(bar),
-        )  # fmt: skip
-    with RunStore(out_dir) as run:
-        remember_model(run, net, spec=model, weights=weights, classes=classes, data=images)
-        analysis_id = run.save_analysis(analysis, name=name or f"{source}->{target}")
-    _print_analysis(analysis, classes)
-    out.print(f"saved analysis {analysis_id} in {out_dir}", highlight=False)
-
-
-def _analysis_progress(bar):
-    """A callback for `explain_adversarial` events that moves one bar through its stages."""
-    stages = [
-        "attack", "datapath A", "datapath B", "datapath C", "comparison", "contributions",
-        "neurons",
-    ]  # fmt: skip
-    task = bar.add_task("adversarial analysis", total=len(stages), status="")
-
-    def on_event(event: dict) -> None:
-        stage = event["stage"] + (f" {event['set']}" if "set" in event else "")
-        if stage in stages:
-            status = stage
-            if "step" in event:
-                status += f" step {event['step']}, kept {event['kept_fraction']:.0%}"
-            bar.update(task, completed=stages.index(stage), status=status)
-        elif event["stage"] == "done":
-            bar.update(task, completed=len(stages), status="done")
-
-    return on_event
+        result = explain(request, progress=workflow_bar(bar, "adversarial analysis"))
+    _print_analysis(result.analysis, result.classes)
+    out.print(f"saved analysis {result.analysis_id} in {out_dir}", highlight=False)
 
 
 def _print_analysis(analysis, classes) -> None:
@@ -360,14 +328,13 @@ def demo(
     """Run the embedded demo: train (first time) or load the demo ResNet, explain why PGD
     turns ankle boots into sneakers, and serve the analysis in the browser."""
     from pathlens import demo as demo_models
-    from pathlens.attacks import explain_adversarial
-    from pathlens.data import CLASS_NAMES, class_index, fashion_mnist
-    from pathlens.store import RunStore, remember_model
+    from pathlens.store import RunStore
+    from pathlens.workflows import ExplainRequest, explain
 
     name = f"{DEMO_PAIR[0]}->{DEMO_PAIR[1]}"
     with RunStore(out_dir) as run:
         done = [a for a in run.analyses() if a["name"] == name]
-    loaded = pathlens.load_model("demo:resnet")
+    pathlens.load_model("demo:resnet")  # trains the demo model the first time, with a bar
     facts = demo_models.info("resnet")
     out.print(
         f"[bold]demo:resnet[/] test accuracy {facts['test_accuracy']:.4f} "
@@ -376,20 +343,12 @@ def demo(
     if done:
         out.print(f"analysis {name} is already in {out_dir} (delete the folder to redo it)")
     else:
-        net = pathlens.Network(loaded.model, loaded.example_input)
-        test = fashion_mnist("test")
-        source, target = (class_index(c) for c in DEMO_PAIR)
         out.print(f"\n[bold]Why PGD (eps 0.1) makes the demo ResNet see {name}[/]")
+        request = ExplainRequest(source=DEMO_PAIR[0], target=DEMO_PAIR[1], out=out_dir,
+                                 model="demo:resnet", attack="pgd", eps=0.1, name=name)  # fmt: skip
         with progress_bar() as bar:
-            analysis = explain_adversarial(
-                net, test.images, test.labels, source, target, attack="pgd", eps=0.1,
-                callback=_analysis_progress(bar),
-            )  # fmt: skip
-        with RunStore(out_dir) as run:
-            remember_model(run, net, spec="demo:resnet", weights=None, classes=CLASS_NAMES,
-                           data=None)  # fmt: skip
-            run.save_analysis(analysis, name=name)
-        _print_analysis(analysis, CLASS_NAMES)
+            result = explain(request, progress=workflow_bar(bar, "adversarial analysis"))
+        _print_analysis(result.analysis, result.classes)
     if serve:
         _serve(out_dir, "127.0.0.1", port)
     else:
@@ -499,44 +458,18 @@ def mechanism(
 ) -> None:
     """Explain how the model works as a whole: channel clusters per site with their learned
     features and class profiles, and bundled connections between clusters."""
-    from pathlens.data import fashion_mnist, load_images
-    from pathlens.mechanism import analyze
-    from pathlens.store import RunStore, remember_model
+    from pathlens.workflows import MechanismRequest
+    from pathlens.workflows import mechanism as run_mechanism
 
-    if split not in ("test", "train"):
-        raise PathlensError(f"--split must be 'test' or 'train', not {split!r}.")
-    if n < 1:
-        raise PathlensError(f"--n must be at least 1 image, not {n}.")
-    RunStore(out_dir).close()  # a bad --out fails now, not after the computation
-    loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
-    net = pathlens.Network(loaded.model, loaded.example_input)
-    if images is not None:
-        data, labels = load_images(images, net.input_shape)
-        if labels is None:
-            raise PathlensError(f"{images} has no labels: add an array 'labels' to the .npz.")
-        facts = {"source": str(images)}
-    elif loaded.classes is not None:
-        dataset = fashion_mnist(split)
-        data, labels = dataset.images, dataset.labels
-        facts = {"source": "fashion-mnist", "split": split}
-    else:
-        raise PathlensError("Give --images FILE (labelled .npz) for a model of your own.")
-    data, labels = data[:n], labels[:n]
-    facts["n"] = len(data)
-    n_classes = net.predict(data[:1])[0].shape[1]
-    classes = loaded.classes or tuple(str(i) for i in range(n_classes))
+    request = MechanismRequest(
+        out=out_dir, model=model, weights=weights, input_shape=parse_shape(input_shape),
+        images=images, split=split, n=n, name=name, k_max=k_max, patches=patches,
+        batch_size=batch_size, contribution_images=contribution_images, maximize=maximize,
+    )  # fmt: skip
     with progress_bar() as bar:
-        result = analyze(
-            net, data, labels, classes=classes, k_max=k_max, patches=patches,
-            batch_size=batch_size, contribution_images=contribution_images, maximize=maximize,
-            data=facts,
-            callback=_mechanism_progress(bar),
-        )  # fmt: skip
-    with RunStore(out_dir) as run:
-        remember_model(run, net, spec=model, weights=weights, classes=classes, data=images)
-        default = facts["split"] if images is None else images.stem
-        mechanism_id = run.save_mechanism(result, name=name or default)
-    table = Table(title=f"mechanism of {model} over {len(data)} images", title_justify="left")
+        done = run_mechanism(request, progress=workflow_bar(bar, "mechanism"))
+    result = done.mechanism
+    table = Table(title=f"mechanism of {model} over {done.n_images} images", title_justify="left")
     for col in ("#", "site", "channels", "clusters", "silh.", "cluster sizes", "edges in",
                 "bundles/pairs in"):  # fmt: skip
         table.add_column(col, justify="left" if col in ("site", "cluster sizes") else "right")
@@ -558,51 +491,7 @@ def mechanism(
     out.print(table)
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in result.timing.items())
     out.print(f"time: {seconds}", highlight=False)
-    out.print(f"saved mechanism {mechanism_id} in {out_dir}", highlight=False)
-
-
-def _mechanism_progress(bar):
-    """A callback for `analyze` events: one bar per stage, moved batch by batch."""
-    names = {
-        "pass": "pass over the images",
-        "patches": "cropping patches",
-        "clustering": "clustering channels",
-        "contributions": "contributions",
-        "bundling": "bundling edges",
-        "maximization": "activation maximisation",
-    }
-    tasks: dict[str, int] = {}
-
-    def on_event(event: dict) -> None:
-        stage = event["stage"]
-        if stage == "done":
-            return
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(names.get(stage, stage), total=event["total"],
-                                        status="")  # fmt: skip
-        bar.update(tasks[stage], completed=event["done"], total=event["total"],
-                   status="done" if event["done"] == event["total"] else "")  # fmt: skip
-
-    return on_event
-
-
-def _progress_events(bar, task):
-    """A datapath callback that moves a progress bar."""
-
-    def on_event(event: dict) -> None:
-        if event["stage"] == "optimising":
-            bar.update(
-                task,
-                completed=event["step"],
-                total=event["max_steps"],
-                status=f"kept {event['kept_fraction']:.1%}, sufficiency {event['sufficiency']:.2f}",
-            )
-        elif event["stage"] == "done":
-            bar.update(task, total=1, completed=1, status="done")
-        else:
-            bar.update(task, status=event["stage"])
-
-    return on_event
+    out.print(f"saved mechanism {done.mechanism_id} in {out_dir}", highlight=False)
 
 
 def main() -> None:

@@ -8,10 +8,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pathlens.cli._app import command, err, out, progress_bar
-from pathlens.errors import PathlensError, PathlensWarning
-
-MODELS = ("gan", "vae")
+from pathlens.cli._app import command, err, out, progress_bar, workflow_bar
+from pathlens.errors import PathlensWarning
 
 
 @command
@@ -40,56 +38,26 @@ def train_demo(
 ) -> None:
     """Train a case study on Fashion-MNIST with the tracker, then print what the detectors
     found (where and when it started) and the credit trace of the worst neuron."""
-    from pathlens.store import RunStore
-    from pathlens.training import _cases
+    from pathlens.workflows import TrainCaseRequest, case_defaults, train_case
 
-    if model not in MODELS:
-        raise PathlensError(f"Unknown case study {model!r}: use gan or vae.")
-    case = _cases.gan_case if model == "gan" else _cases.vae_case
-    defaults = {"gan": (_cases.GAN_STEPS, _cases.GAN_EVERY, _cases.GAN_SEED),
-                "vae": (_cases.VAE_STEPS, _cases.VAE_EVERY, _cases.VAE_SEED)}[model]  # fmt: skip
-    steps = defaults[0] if steps is None else steps
-    every = defaults[1] if every is None else every
-    seed = defaults[2] if seed is None else seed
-    for value, name in ((steps, "--steps"), (every, "--every"), (top, "--top")):
-        if value < 1:
-            raise PathlensError(f"{name} must be at least 1, not {value}.")
-    if depth < 0:
-        raise PathlensError(f"--depth must be 0 or more, not {depth}.")
-    out_dir = out_dir or Path("runs") / f"train-{model}{'-fail' if fail else ''}"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PathlensError(f"{out_dir} is a file, not a run folder: give a folder with --out.")
-    if (out_dir / "run.sqlite").exists():
-        with RunStore(out_dir, create=False) as store:
-            if store.meta("training") is not None:
-                raise PathlensError(
-                    f"{out_dir} already holds a training run: give another folder with --out, "
-                    "or delete this one."
-                )
-    config = (_cases.GAN_CONFIGS if model == "gan" else _cases.VAE_CONFIGS)[fail]
-    shown = ", ".join(f"{k} {v}" for k, v in config.items())
+    request = TrainCaseRequest(case=model, fail=fail, out=out_dir, steps=steps, every=every,
+                               seed=seed, depth=depth, top=top)  # fmt: skip
+    settings = {**case_defaults(model), **{k: v for k, v in
+                (("steps", steps), ("every", every), ("seed", seed)) if v is not None}}  # fmt: skip
     out.print(
-        f"[bold]{model} case study, {'failing' if fail else 'healthy'}[/]: {shown}; {steps} "
-        f"steps, a snapshot every {every}",
+        f"[bold]{model} case study, {'failing' if fail else 'healthy'}[/]: "
+        f"{settings['steps']} steps, a snapshot every {settings['every']}",
         highlight=False,
     )
-    with progress_bar() as bar:
-        task = bar.add_task(f"training {model}", total=steps, status="")
-
-        def moved(step: int, total: int, scalars: dict) -> None:
-            if step % 10 == 0 or step == total:
-                status = ", ".join(f"{k} {v:.3g}" for k, v in scalars.items() if k != "lr")
-                bar.update(task, completed=step, status=status)
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", PathlensWarning)
-            result = case(out_dir, fail=fail, steps=steps, every=every, seed=seed,
-                          progress=moved)  # fmt: skip
+    with progress_bar() as bar, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PathlensWarning)
+        done = train_case(request, progress=workflow_bar(bar, f"training {model}"))
     for w in caught:
         if issubclass(w.category, PathlensWarning):
             err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
-    if depth != 2 or top != 4:
-        result.update(_cases.explain(out_dir, depth=depth, top=top))
+    result, out_dir = done.report, done.run
+    shown = ", ".join(f"{k} {v}" for k, v in result["config"].items())
+    out.print(f"configuration: {shown}", highlight=False)
     out.print(f"trained in {result['seconds']:.0f} s", highlight=False)
     print_report(result["detect"])
     print_trace(result["worst"], result["credit"])

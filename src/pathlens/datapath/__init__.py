@@ -4,6 +4,7 @@
 >>> dp = extract_datapath(net, images, control=other_images)
 """
 
+from pathlens.datapath._codec import list_datapaths, load_datapath, save_datapath
 from pathlens.datapath._compare import (
     SiteComparison,
     channel_contributions,
@@ -22,5 +23,8 @@ __all__ = [
     "channel_contributions",
     "compare",
     "extract_datapath",
+    "list_datapaths",
+    "load_datapath",
+    "save_datapath",
     "target_contributions",
 ]

@@ -14,6 +14,13 @@ torch.Size([16, 8, 1, 5, 5])
 from pathlens.mechanism._analyze import Mechanism, SiteMechanism, analyze
 from pathlens.mechanism._bundle import Bundle, EdgeBundles, bundle_edge, cluster_matrices
 from pathlens.mechanism._cluster import SiteClusters, channel_features, cluster_channels
+from pathlens.mechanism._codec import (
+    list_mechanisms,
+    load_mechanism,
+    mechanism_array,
+    mechanism_summary,
+    save_mechanism,
+)
 from pathlens.mechanism._contributions import direct_contributions
 from pathlens.mechanism._features import (
     ReceptiveField,
@@ -40,6 +47,11 @@ __all__ = [
     "cluster_channels",
     "cluster_matrices",
     "direct_contributions",
+    "list_mechanisms",
+    "load_mechanism",
+    "mechanism_array",
+    "mechanism_summary",
     "receptive_field",
+    "save_mechanism",
     "top_patches",
 ]

@@ -1,8 +1,9 @@
 """Background jobs of the web app: new adversarial analyses and datapaths of image subsets.
 
-One worker thread runs jobs in order (each already uses every core through torch). A job's
-record lives in the run's `jobs` table; its progress events also stay in memory so that
-Server-Sent Events streams can follow it.
+One worker thread runs jobs in order (each already uses every core through torch); each job
+is a call of a workflow (`pathlens.workflows`). A job's record lives in the run's `jobs`
+table; its progress events, turned from `ProgressEvent`s into the JSON the browser reads,
+also stay in memory so that Server-Sent Events streams can follow it.
 """
 
 from __future__ import annotations
@@ -13,21 +14,10 @@ import time
 import traceback
 import warnings
 
-import torch
-
 from pathlens.errors import PathlensError, PathlensWarning
 from pathlens.server._views import ATTACKS, SETS, RunView
+from pathlens.workflows import ProgressEvent
 
-# Share of an adversarial job spent in each stage (measured on the demo ResNet), for the bar.
-_STAGES = {
-    "attack": 0.15,
-    "datapath A": 0.2,
-    "datapath B": 0.15,
-    "datapath C": 0.15,
-    "comparison": 0.02,
-    "contributions": 0.05,
-    "neurons": 0.28,
-}
 _MIN_GATE_INTERVAL = 0.1  # seconds between two progress events carrying gates
 
 
@@ -160,40 +150,29 @@ class JobRunner:
         with self._changed:
             self._changed.notify_all()
 
-    def _progress(self, job_id: int, stages: dict[str, float]):
-        """A callback for library progress events -> job progress events with a fraction."""
-        starts, total = {}, 0.0
-        for name, share in stages.items():
-            starts[name] = total
-            total += share
+    def _progress(self, job_id: int):
+        """A `ProgressEvent` receiver -> the job's progress events (what the browser reads:
+        fraction, stage, message, and set, step, max_steps, kept_fraction, sufficiency and
+        gates while gates optimise), gate steps at most every `_MIN_GATE_INTERVAL`."""
         last_gates = [0.0]
 
-        def on_event(event: dict) -> None:
-            stage = event["stage"]
-            key = f"{stage} {event['set']}" if "set" in event else stage
-            if key not in starts:
-                return
-            within = event["step"] / event["max_steps"] if "step" in event else 0.0
-            fraction = (starts[key] + stages[key] * min(within, 1.0)) / total
-            message = {"attack": "attacking the source images",
-                       "comparison": "comparing the datapaths",
-                       "contributions": "measuring channel contributions",
-                       "neurons": "collecting neuron features"}.get(stage, key)  # fmt: skip
-            out = {"fraction": round(fraction, 4), "stage": stage, "message": message}
-            if "set" in event:
-                out["set"] = event["set"]
-                out["message"] = f"datapath of {event['set']}"
-            if "step" in event:
+        def on_event(event: ProgressEvent) -> None:
+            d = event.detail
+            out = {"fraction": round(event.fraction, 4), "stage": event.stage,
+                   "message": event.message}  # fmt: skip
+            if "set" in d:
+                out["set"] = d["set"]
+            if "gates" in d:
                 now = time.monotonic()
                 if now - last_gates[0] < _MIN_GATE_INTERVAL:
                     return
                 last_gates[0] = now
-                out.update(step=event["step"], max_steps=event["max_steps"],
-                           kept_fraction=round(event["kept_fraction"], 4),
-                           sufficiency=round(event["sufficiency"], 4))  # fmt: skip
-                out["message"] += f": step {event['step']}, kept {event['kept_fraction']:.0%}"
+                out.update(step=d["step"], max_steps=d["max_steps"],
+                           kept_fraction=round(d["kept_fraction"], 4),
+                           sufficiency=round(d["sufficiency"], 4))  # fmt: skip
+                out["message"] += f": step {d['step']}, kept {d['kept_fraction']:.0%}"
                 out["gates"] = {
-                    site: [round(float(v), 3) for v in g] for site, g in event["gates"].items()
+                    site: [round(float(v), 3) for v in g] for site, g in d["gates"].items()
                 }
             self._emit(job_id, out)
             self.view.store().update_job(
@@ -203,39 +182,20 @@ class JobRunner:
         return on_event
 
     def _run_adversarial(self, job_id: int, p: dict) -> dict:
-        from pathlens.attacks import explain_adversarial
+        from pathlens.workflows import ExplainRequest, explain
 
-        model = self.view.model()
-        analysis = explain_adversarial(
-            model.net, model.images, model.labels, p["source"], p["target"],
+        request = ExplainRequest(
+            source=p["source"], target=p["target"], out=self.view.path, model=None,
             attack=p["attack"], eps=p["eps"], n=p["n"],
-            callback=self._progress(job_id, _STAGES),
         )  # fmt: skip
-        name = f"{model.classes[p['source']]}->{model.classes[p['target']]}"
-        self._emit(job_id, {"fraction": 0.99, "stage": "saving", "message": "saving"})
-        return {"analysis": self.view.store().save_analysis(analysis, name=name)}
+        result = explain(request, progress=self._progress(job_id), loaded=self.view.model())
+        return {"analysis": result.analysis_id}
 
     def _run_datapath(self, job_id: int, p: dict) -> dict:
-        from pathlens.datapath import extract_datapath
+        from pathlens.workflows import SubsetRequest, datapath_subset
 
-        model = self.view.model()
-        analysis = self.view.analysis(p["analysis"])
-        set_info = analysis["sets"][p["set"]]
-        images = self.view.store().load_image_set(set_info["image_set"])[0][p["images"]]
-        classes = set(torch.as_tensor(set_info["predictions"])[p["images"]].tolist())
-        others = torch.nonzero(~torch.isin(model.labels, torch.tensor(sorted(classes)))).flatten()
-        generator = torch.Generator().manual_seed(0)
-        control = model.images[others[torch.randperm(len(others), generator=generator)[:64]]]
-        on_event = self._progress(job_id, {f"datapath {p['set']}": 1.0})
-
-        def relay(event: dict) -> None:
-            if event["stage"] == "optimising":
-                on_event({**event, "stage": "datapath", "set": p["set"]})
-
-        datapath = extract_datapath(model.net, images, control=control, callback=relay)
-        name = f"{analysis['name']} {p['set']} subset of {len(p['images'])}"
-        store = self.view.store()
-        set_id = store.save_image_set(
-            name, images, None, {"set": p["set"], "analysis": p["analysis"], "indices": p["images"]}
+        request = SubsetRequest(
+            run=self.view.path, analysis=p["analysis"], set=p["set"], images=p["images"]
         )
-        return {"datapath": store.save_datapath(datapath, name=name, image_set=set_id)}
+        result = datapath_subset(request, progress=self._progress(job_id), loaded=self.view.model())
+        return {"datapath": result.datapath_id}

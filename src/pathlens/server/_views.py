@@ -16,8 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pathlens.attacks import load_analysis
+from pathlens.datapath import list_datapaths, load_datapath
 from pathlens.errors import NotFoundError
-from pathlens.store import RunModel, RunStore, load_run_model
+from pathlens.mechanism import list_mechanisms, mechanism_array, mechanism_summary
+from pathlens.store import RunStore
+from pathlens.workflows import RunModel, load_run_model
 
 SETS = ("A", "B", "C")
 # Targeted attacks only: an analysis needs images pushed to its target class (DeepFool is not).
@@ -92,7 +96,7 @@ class RunView:
         kinds = {a["id"]: a["kind"] for a in self.store().analyses()}
         if kinds.get(analysis_id) not in (None, "adversarial"):
             raise NotFoundError(f"Analysis {analysis_id} is a {kinds[analysis_id]} analysis.")
-        analysis = self.store().load_analysis(analysis_id)
+        analysis = load_analysis(self.store(), analysis_id)
         with self._lock:
             self._analyses[analysis_id] = analysis
             while len(self._analyses) > self._cached_analyses:
@@ -115,8 +119,8 @@ class RunView:
             },
             "network": store.meta("network"),
             "analyses": [a for a in rows if a["kind"] == "adversarial"],
-            "mechanisms": store.mechanisms(),
-            "datapaths": store.datapaths(),
+            "mechanisms": list_mechanisms(store),
+            "datapaths": list_datapaths(store),
             "image_sets": store.image_sets(),
             "can_run_jobs": self.model_problem() is None,
             "attacks": ATTACKS,
@@ -270,20 +274,20 @@ class RunView:
 
     def mechanism(self, mechanism_id: int) -> dict:
         """The stored summary of a mechanism analysis (clusters, class matrices, bundles)."""
-        return {**self.store().mechanism_summary(mechanism_id), "id": mechanism_id}
+        return {**mechanism_summary(self.store(), mechanism_id), "id": mechanism_id}
 
     def mechanism_patches(self, mechanism_id: int, site: str) -> dict:
         """Every channel's top-activating patches at a site: [C, k, C_in, ph, pw] (pixels) and
         their activation values [C][k]."""
-        summary = self.store().mechanism_summary(mechanism_id)
+        summary = mechanism_summary(self.store(), mechanism_id)
         names = [s["name"] for s in summary["sites"]]
         if site not in names:
             raise NotFoundError(
                 f"The mechanism has no site {site!r}. Its sites: {', '.join(names)}."
             )
         store = self.store()
-        patches = store.mechanism_array(mechanism_id, f"sites/{site}/patches").float()
-        values = store.mechanism_array(mechanism_id, f"sites/{site}/patch_value").float()
+        patches = mechanism_array(store, mechanism_id, f"sites/{site}/patches").float()
+        values = mechanism_array(store, mechanism_id, f"sites/{site}/patch_value").float()
         return {
             "site": site,
             "patches": byte_array(patches),
@@ -292,10 +296,10 @@ class RunView:
 
     def datapath(self, datapath_id: int) -> dict:
         store = self.store()
-        row = next((r for r in store.datapaths() if r["id"] == datapath_id), None)
+        row = next((r for r in list_datapaths(store) if r["id"] == datapath_id), None)
         if row is None:
             raise NotFoundError(f"There is no datapath {datapath_id} in {self.path}.")
-        body = store.load_datapath(datapath_id).to_dict()
+        body = load_datapath(store, datapath_id).to_dict()
         body.pop("reference", None)
         return {**body, "id": datapath_id, "name": row["name"], "image_set": row["image_set"],
                 "n_images": row["n_images"]}  # fmt: skip

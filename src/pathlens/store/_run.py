@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pathlens.datapath import Datapath
 from pathlens.errors import NotFoundError, PathlensError
 
 DB_NAME = "run.sqlite"
@@ -100,14 +99,18 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class RunStore:
-    """A run folder: ``run.sqlite`` (WAL mode) holding image sets and datapaths.
+    """A run folder: ``run.sqlite`` (WAL mode) holding image sets, arrays, analyses, meta,
+    jobs and training records.
 
     Every write is one transaction, so a process killed mid-write leaves the run as it was
-    before that write. Readers may open the run while a writer is working.
+    before that write; writes inside `transaction()` are stored together or not at all.
+    Readers may open the run while a writer is working. The store knows no algorithm: each
+    kind of record (datapath, adversarial analysis, mechanism) is encoded by a codec of its
+    own package, e.g. `pathlens.datapath.save_datapath(run, datapath)`.
 
-    >>> with RunStore("runs/sneakers") as run:
+    >>> with RunStore("runs/sneakers") as run, run.transaction():
     ...     set_id = run.save_image_set("sneakers", images, labels)
-    ...     run.save_datapath(datapath, name="sneakers", image_set=set_id)
+    ...     run.set_meta("note", {"set": set_id})
     """
 
     def __init__(self, path: str | Path, *, create: bool = True):
@@ -256,41 +259,6 @@ class RunStore:
             for r in rows
         ]
 
-    # ---------------------------------------------------------------- datapaths
-    def save_datapath(
-        self, datapath: Datapath, name: str = "", image_set: int | None = None
-    ) -> int:
-        """Store a datapath as JSON (with its schema version); returns its id."""
-        with self.transaction():
-            cursor = self._db.execute(
-                "INSERT INTO datapaths (name, created, method, n_images, kept_fraction, "
-                "image_set, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    time.time(),
-                    datapath.method,
-                    datapath.n_images,
-                    datapath.kept_fraction,
-                    image_set,
-                    datapath.to_json(),
-                ),
-            )
-        return int(cursor.lastrowid)
-
-    def load_datapath(self, datapath_id: int) -> Datapath:
-        row = self._db.execute("SELECT body FROM datapaths WHERE id = ?", (datapath_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"There is no datapath {datapath_id} in {self.path}.")
-        return Datapath.from_json(row[0])
-
-    def datapaths(self) -> list[dict]:
-        rows = self._db.execute(
-            "SELECT id, name, created, method, n_images, kept_fraction, image_set "
-            "FROM datapaths ORDER BY id"
-        )
-        keys = ("id", "name", "created", "method", "n_images", "kept_fraction", "image_set")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
-
     # ---------------------------------------------------------------- arrays
     def save_arrays(self, arrays: dict[str, torch.Tensor]) -> None:
         """Store named tensors (as .npy without pickling), all in one transaction."""
@@ -307,6 +275,10 @@ class RunStore:
         if row is None:
             raise NotFoundError(f"There is no array {name!r} in {self.path}.")
         return torch.from_numpy(np.load(io.BytesIO(row[0]), allow_pickle=False))
+
+    def load_arrays(self, prefix: str) -> dict[str, torch.Tensor]:
+        """Every array whose name starts with `prefix`, keyed by the rest of its name."""
+        return {name[len(prefix) :]: self.load_array(name) for name in self.array_names(prefix)}
 
     def array_names(self, prefix: str = "") -> list[str]:
         rows = self._db.execute(
@@ -376,61 +348,28 @@ class RunStore:
             )
 
     # ---------------------------------------------------------------- analyses
-    def save_analysis(self, analysis, name: str = "") -> int:
-        """Store an `AdversarialAnalysis` with its three image sets and datapaths; its id.
-
-        The image sets and datapaths get rows of their own (linked from the analysis), so
-        the web app can list and open them like any other.
-        """
-        body = analysis.to_dict()
-        links = {}
-        with self.transaction():
-            return self._save_analysis(analysis, body, links, name)
-
-    def _save_analysis(self, analysis, body: dict, links: dict, name: str) -> int:
-        for key, datapath in analysis.datapaths.items():
-            images = analysis.set_images[key]
-            set_id = self.save_image_set(
-                f"{name or 'analysis'} {key}", images, None, {"set": key, **analysis.sets[key]}
-            )
-            dp_id = self.save_datapath(datapath, name=f"{name or 'analysis'} {key}",
-                                       image_set=set_id)  # fmt: skip
-            links[key] = {"image_set": set_id, "datapath": dp_id}
-        body["links"] = links
+    # One row per analysis of any kind; its body is the JSON its domain's codec writes
+    # (pathlens.attacks, pathlens.mechanism). The store only lists and fetches rows.
+    def add_analysis(self, kind: str, name: str, body: dict) -> int:
+        """Insert an analysis row (kind, name, JSON body); its id."""
         with self.transaction():
             cursor = self._db.execute(
                 "INSERT INTO analyses (name, created, kind, body) VALUES (?, ?, ?, ?)",
-                (name, time.time(), "adversarial", json.dumps(body)),
+                (name, time.time(), kind, json.dumps(body)),
             )
-        analysis_id = int(cursor.lastrowid)
-        neurons = getattr(analysis, "neurons", None)
-        if neurons is not None:
-            self.save_arrays(
-                {f"analysis/{analysis_id}/{key}": value for key, value in neurons.items()}
-            )
-        return analysis_id
+        return int(cursor.lastrowid)
 
-    def load_analysis(self, analysis_id: int):
-        """The stored `AdversarialAnalysis` (its `links` give the image set and datapath ids)."""
-        from pathlens.attacks import AdversarialAnalysis
-
-        row = self._db.execute("SELECT body FROM analyses WHERE id = ?", (analysis_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"There is no analysis {analysis_id} in {self.path}.")
-        body = json.loads(row[0])
-        links = body.pop("links")
-        analysis = AdversarialAnalysis.from_dict(body)
-        analysis.links = links
-        prefix = f"analysis/{analysis_id}/"
-        analysis.neurons = {
-            name[len(prefix) :]: self.load_array(name) for name in self.array_names(prefix)
-        }
-        analysis.set_images = {
-            key: self.load_image_set(link["image_set"])[0] for key, link in links.items()
-        }
-        return analysis
+    def analysis_body(self, analysis_id: int, kind: str | None = None) -> dict:
+        """The JSON body of an analysis row (of `kind`, when given)."""
+        row = self.query_one("SELECT body, kind FROM analyses WHERE id = ?", (analysis_id,))
+        if row is None or (kind is not None and row[1] != kind):
+            what = "analysis" if kind is None else f"{kind} analysis"
+            raise NotFoundError(f"There is no {what} {analysis_id} in {self.path}.")
+        return json.loads(row[0])
 
     def analyses(self) -> list[dict]:
+        """Every analysis row: id, name, created, kind, and the source and target classes of
+        the analyses that have them (None otherwise), oldest first."""
         rows = self._db.execute(
             "SELECT id, name, created, kind, json_extract(body, '$.source'), "
             "json_extract(body, '$.target') FROM analyses ORDER BY id"
@@ -438,73 +377,6 @@ class RunStore:
         keys = ("id", "name", "created", "kind", "source", "target")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    # ---------------------------------------------------------------- mechanism
-    # A `pathlens.mechanism.Mechanism` is one row of the analyses table (kind "mechanism",
-    # body: its JSON summary) plus arrays named "mechanism/{id}/{array name}".
-    def save_mechanism(self, mechanism, name: str = "") -> int:
-        """Store a `Mechanism` (summary and arrays, in one transaction); returns its id.
-
-        Records the network structure (meta "network") when the run has none yet.
-        """
-        body = json.dumps({**mechanism.to_dict(), "name": name})
-        with self.transaction():
-            cursor = self._db.execute(
-                "INSERT INTO analyses (name, created, kind, body) VALUES (?, ?, 'mechanism', ?)",
-                (name, time.time(), body),
-            )
-            mechanism_id = int(cursor.lastrowid)
-            rows = []
-            for key, tensor in mechanism.arrays.items():
-                buffer = io.BytesIO()
-                np.save(buffer, tensor.detach().cpu().numpy(), allow_pickle=False)
-                rows.append((f"mechanism/{mechanism_id}/{key}", time.time(), buffer.getvalue()))
-            self._db.executemany("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?)", rows)
-            if self.meta("network") is None:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('network', ?)",
-                    (json.dumps(mechanism.network),),
-                )
-        return mechanism_id
-
-    def mechanism_summary(self, mechanism_id: int) -> dict:
-        """The stored JSON summary of a mechanism (what `Mechanism.to_dict` gives, plus its
-        ``name``), without loading any array."""
-        row = self._db.execute(
-            "SELECT body FROM analyses WHERE id = ? AND kind = 'mechanism'", (mechanism_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"There is no mechanism analysis {mechanism_id} in {self.path}.")
-        return json.loads(row[0])
-
-    def mechanism_array(self, mechanism_id: int, key: str) -> torch.Tensor:
-        """One array of a stored mechanism, e.g. ``"sites/stem.2/patches"``."""
-        return self.load_array(f"mechanism/{mechanism_id}/{key}")
-
-    def load_mechanism(self, mechanism_id: int, arrays: bool = True):
-        """The stored `Mechanism` (with all its arrays, unless ``arrays=False``)."""
-        from pathlens.mechanism import Mechanism
-
-        body = self.mechanism_summary(mechanism_id)
-        loaded = {}
-        if arrays:
-            prefix = f"mechanism/{mechanism_id}/"
-            loaded = {
-                name[len(prefix) :]: self.load_array(name) for name in self.array_names(prefix)
-            }
-        return Mechanism.from_dict(body, loaded)
-
-    def mechanisms(self) -> list[dict]:
-        """The stored mechanism analyses: id, name, created, number of images and data facts
-        (e.g. the split), oldest first."""
-        rows = self._db.execute(
-            "SELECT id, name, created, json_extract(body, '$.n_images'), "
-            "json_extract(body, '$.data') FROM analyses WHERE kind = 'mechanism' ORDER BY id"
-        )
-        return [
-            {"id": r[0], "name": r[1], "created": r[2], "n_images": r[3],
-             "data": json.loads(r[4]) if r[4] else {}}
-            for r in rows
-        ]  # fmt: skip
 
 
 def _statements(script: str) -> list[str]:

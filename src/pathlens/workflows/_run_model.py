@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from pathlens.errors import PathlensError
-from pathlens.store._run import RunStore
+from pathlens.store import RunStore
 
 DEMO_DATA = "fashion-mnist:test"
 

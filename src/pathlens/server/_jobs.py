@@ -15,8 +15,9 @@ import warnings
 
 import torch
 
+from pathlens.attacks import SETS
 from pathlens.errors import PathlensError, PathlensWarning
-from pathlens.server._views import ATTACKS, SETS, RunView
+from pathlens.server._views import ATTACKS, RunView
 
 # Share of an adversarial job spent in each stage (measured on the demo ResNet), for the bar.
 _STAGES = {

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pathlens.attacks import METHODS, SETS
 from pathlens.errors import NotFoundError
 from pathlens.store import RunModel, RunStore, load_run_model
 
-SETS = ("A", "B", "C")
 # Targeted attacks only: an analysis needs images pushed to its target class (DeepFool is not).
-ATTACKS = ["pgd", "fgsm", "mifgsm", "pgd-l2", "cw"]
+ATTACKS = [name for name, spec in METHODS.items() if spec.targeted]
 MAX_LINKS = 300  # per site pair in the layer view: the strongest by |weight|
 
 

@@ -31,7 +31,7 @@ def image_sets(net: Network, test) -> dict[str, tuple[torch.Tensor, int]]:
     correct = torch.nonzero((test.labels == SOURCE) & (top1 == SOURCE)).flatten()
     sets = {f"{n} {CLASS_NAMES[SOURCE]}": (test.images[correct[:n]], SOURCE) for n in (1, 16, 64)}
     pool = correct[64:192]
-    result = attack(net.model, test.images[pool], test.labels[pool], "pgd", eps=0.1, target=TARGET)
+    result = attack(net, test.images[pool], test.labels[pool], "pgd", eps=0.1, target=TARGET)
     adversarial = result.images[result.success][:16]
     sets[f"{len(adversarial)} adversarial {CLASS_NAMES[SOURCE]}->{CLASS_NAMES[TARGET]}"] = (
         adversarial,

@@ -6,6 +6,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # tests/zoo.py
 
 
+def pytest_configure(config):
+    # A PathlensWarning says a result is weaker than asked for: a test that meets one by
+    # accident tests a degraded result. Tests that expect one assert it with pytest.warns.
+    config.addinivalue_line("filterwarnings", "error::pathlens.errors.PathlensWarning")
+
+
 @pytest.fixture(scope="session")
 def test_set():
     from pathlens.data import fashion_mnist

@@ -14,3 +14,6 @@ class PathlensWarning(UserWarning):
 
 class NotFoundError(PathlensError):
     """Something asked for by id or name (an analysis, a site, a channel) does not exist."""
+
+
+__all__ = ["NotFoundError", "PathlensError", "PathlensWarning"]

@@ -196,7 +196,7 @@ def test_imported_adversarial_images_give_the_same_analysis(net, data, analysis)
     images, labels = data
     _, top1 = net.predict(images)
     candidates = torch.nonzero((labels == BOOT) & (top1 == BOOT)).flatten()[:16]
-    made = attack(net.model, images[candidates], labels[candidates], "pgd", 0.1, SNEAKER)
+    made = attack(net, images[candidates], labels[candidates], "pgd", 0.1, SNEAKER)
     imported = explain_adversarial(net, images, labels, BOOT, SNEAKER, adversarial=made.images, n=8)
     assert imported.attack["method"] == "imported"
     assert imported.sets == analysis.sets

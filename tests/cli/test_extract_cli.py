@@ -121,7 +121,7 @@ def test_adversarial_command_with_imported_images(tmp_path, demo_resnet, test_se
     net = Network(demo_resnet, test_set.images[:1])
     _, top1 = net.predict(test_set.images)
     boots = torch.nonzero((test_set.labels == 9) & (top1 == 9)).flatten()[:8]
-    made = attack(demo_resnet, test_set.images[boots], test_set.labels[boots], "pgd", 0.1, 7)
+    made = attack(net, test_set.images[boots], test_set.labels[boots], "pgd", 0.1, 7)
     npz = tmp_path / "adv.npz"
     np.savez(npz, images=made.images.numpy())
     result = run(

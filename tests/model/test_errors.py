@@ -5,6 +5,7 @@ import torch
 
 import zoo
 from pathlens import Network, PathlensError, load_model
+from pathlens.model import register_model_prefix
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ class Payload:
 
 
 def test_model_specs_and_weights_files(tmp_path):
-    with pytest.raises(PathlensError, match="Unknown model spec"):
+    with pytest.raises(PathlensError, match=r"Unknown model spec 'resnet'.*prefix \(demo:"):
         load_model("resnet")
     with pytest.raises(PathlensError, match="Unknown demo model 'vgg'"):
         load_model("demo:vgg")
@@ -110,3 +111,42 @@ def test_weights_from_a_factory_spec_round_trip(tmp_path):
     x = torch.rand(2, 1, 8, 8)
     with torch.no_grad():
         assert torch.equal(loaded.model(x), source(x))
+
+
+def test_a_registered_prefix_builds_its_models(tmp_path):
+    built = []
+
+    def build(name, *, trained, progress):
+        built.append((name, trained, progress))
+        return zoo.build(getattr(zoo, name))
+
+    register_model_prefix("zootest", build, names=("TinyResNet",), classes=("a", "b", "c"))
+    loaded = load_model("zootest:TinyResNet", input_shape=(1, 8, 8), progress=False)
+    assert built == [("TinyResNet", True, False)]
+    assert loaded.classes == ("a", "b", "c") and not loaded.model.training
+    path = tmp_path / "w.pt"
+    torch.save(zoo.build(zoo.TinyResNet).state_dict(), path)
+    load_model("zootest:TinyResNet", weights=path)  # with a weights file: built untrained
+    assert built[-1] == ("TinyResNet", False, True)
+    with pytest.raises(PathlensError, match=r"Unknown zootest model 'Tiny'.*zootest:TinyResNet"):
+        load_model("zootest:Tiny")
+    # a failed import names the registered prefixes, the new one among them
+    with pytest.raises(PathlensError, match=r"registered prefix \(demo:, zootest:\)"):
+        load_model("zootset:TinyResNet")
+    with pytest.raises(PathlensError, match="must be a Python identifier"):
+        register_model_prefix("my models", build)
+
+
+def test_the_model_package_imports_neither_the_demo_nor_the_data():
+    """`demo:` is registered by the demo package itself: model/ depends on neither."""
+    from pathlib import Path
+
+    import pathlens.model
+
+    source = "\n".join(p.read_text() for p in Path(pathlens.model.__file__).parent.glob("*.py"))
+    forbidden = [
+        f"{how}{package}"
+        for package in ("demo", "data")
+        for how in ("import pathlens.", "from pathlens.", "from pathlens import ")
+    ]
+    assert [f for f in forbidden if f in source] == []

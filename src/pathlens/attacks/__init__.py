@@ -1,12 +1,13 @@
 """Adversarial examples through the Adversarial Robustness Toolbox, in [0, 1] pixel space.
 
 >>> from pathlens.attacks import attack
->>> result = attack(model, images, labels, method="pgd", eps=0.1, target=7)
+>>> result = attack(net, images, labels, method="pgd", eps=0.1, target=7)
 """
 
-from pathlens.attacks._attack import METHODS, AttackResult, attack
+from pathlens.attacks._attack import METHODS, AttackMethod, AttackResult, attack
 from pathlens.attacks._codec import load_analysis, save_analysis
 from pathlens.attacks._explain import (
+    SETS,
     AdversarialAnalysis,
     ErrorChannel,
     divergence_and_merge,
@@ -18,7 +19,9 @@ from pathlens.attacks._explain import (
 
 __all__ = [
     "METHODS",
+    "SETS",
     "AdversarialAnalysis",
+    "AttackMethod",
     "AttackResult",
     "ErrorChannel",
     "attack",

@@ -266,7 +266,7 @@ def explain_adversarial(
     candidates = correct_source[: 2 * n]
     if adversarial is None:
         result = run_attack(
-            net.model, images[candidates], labels[candidates], attack, eps, target, seed=seed
+            net, images[candidates], labels[candidates], attack, eps, target, seed=seed
         )
         adv_images, success = result.images, result.success
         attack_facts = {"method": attack, "eps": eps, "attempted": len(candidates),

@@ -12,12 +12,14 @@ from pathlens.datapath._compare import (
     target_contributions,
 )
 from pathlens.datapath._datapath import SCHEMA_VERSION, Datapath, Fidelity
-from pathlens.datapath._extract import METHODS, extract_datapath
+from pathlens.datapath._extract import extract_datapath
+from pathlens.datapath._registry import METHODS, DatapathMethod
 
 __all__ = [
     "METHODS",
     "SCHEMA_VERSION",
     "Datapath",
+    "DatapathMethod",
     "Fidelity",
     "SiteComparison",
     "channel_contributions",

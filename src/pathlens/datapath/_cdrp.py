@@ -9,15 +9,35 @@ datapath is the union over its images: a channel's score is its largest gate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
+from pathlens._options import Option
 from pathlens._torch import frozen
 from pathlens.datapath._problem import Problem
+from pathlens.datapath._registry import register_method
 
 
+@register_method(
+    "cdrp",
+    cut="global",
+    help="CDRP-style per-image gates (Wang et al. 2018), union over the set",
+    options=(
+        Option("steps", int, 100, "SGD steps per image", low=1),
+        Option("lr", float, 0.1, "SGD learning rate", low=0, low_open=True),
+        Option("gamma", float, 0.05, "weight of the L1 penalty on the gates", low=0),
+    ),
+)
 def cdrp_scores(
-    problem: Problem, *, steps: int = 100, lr: float = 0.1, gamma: float = 0.05, **_
+    problem: Problem,
+    *,
+    seed: int,
+    steps: int,
+    lr: float,
+    gamma: float,
+    on_step: Callable | None = None,
 ) -> tuple[dict[str, torch.Tensor], None, list]:
     net = problem.net
     best = {s.name: torch.zeros(s.channels) for s in problem.sites}

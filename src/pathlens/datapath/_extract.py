@@ -6,24 +6,23 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from pathlens.datapath._cdrp import cdrp_scores
+# Importing a scorer module registers its methods; this order, the default first, is the
+# order in which `METHODS` lists them to users.
+# isort: off
+from pathlens.datapath import _gates, _scorers, _cdrp  # noqa: F401
+
+# isort: on
 from pathlens.datapath._datapath import Datapath
-from pathlens.datapath._gates import optimise_gates
 from pathlens.datapath._problem import Problem
-from pathlens.datapath._scorers import RANKERS
+from pathlens.datapath._registry import METHODS
 from pathlens.datapath._search import search_global, search_per_site
 from pathlens.errors import PathlensError, PathlensWarning
 from pathlens.model import Network
 
-METHODS = ("gates", "activation", "gradxact", "conductance", "random", "cdrp")
-# Methods whose scores share one scale across sites are cut by one global threshold; the
-# rankers' scores are not comparable across sites, so they keep the same fraction per site.
-_GLOBAL = {"gates": optimise_gates, "cdrp": cdrp_scores}
-
 
 def extract_datapath(
     net: Network,
-    inputs: torch.Tensor,
+    images: torch.Tensor,
     *,
     method: str = "gates",
     target: int | Sequence[int] | torch.Tensor | None = None,
@@ -41,8 +40,9 @@ def extract_datapath(
 
     Args:
         net: the model as a `Network`.
-        inputs: the image set [N, ...] (one image is a set of one).
-        method: "gates" (default), "activation", "gradxact", "conductance", "random", "cdrp".
+        images: the image set [N, ...] (one image is a set of one).
+        method: a name in `METHODS`: "gates" (default), "activation", "gradxact",
+            "conductance", "random", "cdrp".
         target: None keeps each image's own top-1; a class index (or one per image) keeps that.
         control: images of other classes [M, ...] for specificity; without them specificity
             is unknown (a warning says so).
@@ -55,9 +55,10 @@ def extract_datapath(
             has redundant routes, as for single images, this costs a few more channels.
         callback: called with progress events (dicts with "stage", and per gate step "step",
             "gates", "kept_fraction", "sufficiency", ...).
-        settings: method options (gates: sparsity, contrast, margin, necessity, lr,
-            max_steps; cdrp:
-            steps, lr, gamma; conductance: n_steps).
+        settings: the method's options, `METHODS[method].options` (gates: sparsity,
+            contrast, margin, necessity, lr, max_steps, ...; cdrp: steps, lr, gamma;
+            conductance: n_steps). An unknown option or a value of the wrong type or out of
+            bounds is refused; `Datapath.settings` holds every option, defaults filled in.
 
     Every fidelity number is measured with hard 0/1 masks on the real network. When no mask
     reaches the targets, the best one found is returned with a `PathlensWarning`.
@@ -69,7 +70,9 @@ def extract_datapath(
     started = time.perf_counter()
     if method not in METHODS:
         raise PathlensError(f"Unknown method {method!r}. Methods: {', '.join(METHODS)}.")
-    inputs = net.check_inputs(inputs, "images")
+    spec = METHODS[method]
+    options = spec.check(settings)
+    images = net.check_inputs(images, "images")
     if control is not None:
         control = net.check_inputs(control, "control images")
     if not 0.0 < agreement <= 1.0 or not 0.0 <= specificity <= 1.0:
@@ -79,16 +82,16 @@ def extract_datapath(
         )
     emit = callback or (lambda event: None)
     torch.manual_seed(seed)
-    logits, top1 = net.predict(inputs)
+    logits, top1 = net.predict(images)
     targets = _targets(target, top1, logits.shape[1])
     if ablation == "mean" and reference is None:
-        pool = inputs if control is None else torch.cat([inputs, control])
+        pool = images if control is None else torch.cat([images, control])
         reference = net.channel_means(pool)
     problem = Problem(
-        net, inputs, targets, control, ablation, reference if ablation == "mean" else None,
+        net, images, targets, control, ablation, reference if ablation == "mean" else None,
         agreement, specificity, max_necessity,
     )  # fmt: skip
-    problem.images_pushed += len(inputs)
+    problem.images_pushed += len(images)
     if control is None:
         warnings.warn(
             "No control images were given, so specificity is unknown: the datapath may turn "
@@ -105,12 +108,12 @@ def extract_datapath(
         )
 
     emit({"stage": "scoring", "method": method})
-    if method in _GLOBAL:
+    if spec.cut == "global":
 
         def on_step(step, gates, facts):
             emit({"stage": "optimising", "step": step, "gates": gates, **facts})
 
-        scores, known, candidates = _GLOBAL[method](problem, on_step=on_step, seed=seed, **settings)
+        scores, known, candidates = spec.scorer(problem, on_step=on_step, seed=seed, **options)
         emit({"stage": "searching"})
         gates, ok = search_global(problem, scores, known)
         for candidate in candidates if ok else []:
@@ -119,7 +122,7 @@ def extract_datapath(
             if other_ok and _kept(other) < _kept(gates):
                 scores, gates = candidate, other
     else:
-        scores = RANKERS[method](problem, seed=seed, **settings)
+        scores = spec.scorer(problem, seed=seed, **options)
         emit({"stage": "searching"})
         gates, ok = search_per_site(problem, scores)
     fidelity = problem.fidelity(gates)
@@ -153,7 +156,7 @@ def extract_datapath(
             "specificity": specificity,
             "max_necessity": max_necessity,
             "seed": seed,
-            **settings,
+            **options,
         },
         timing={
             "seconds": round(time.perf_counter() - started, 3),

@@ -13,8 +13,10 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from pathlens._options import Option
 from pathlens._torch import frozen
 from pathlens.datapath._problem import Problem, keep_top
+from pathlens.datapath._registry import register_method
 
 
 def hard_gates(gates: dict[str, torch.Tensor], threshold: float = 0.5) -> dict[str, torch.Tensor]:
@@ -32,24 +34,44 @@ def margin_loss(logits: torch.Tensor, set_classes: torch.Tensor, margin: float) 
     return F.relu(best_in - best_out + margin).mean()
 
 
+@register_method(
+    "gates",
+    cut="global",
+    help="learned gates shared by the set, checked with hard masks (the default)",
+    options=(
+        Option("sparsity", float, 3.0, "starting weight of the penalty on kept gates", low=0),
+        Option("contrast", float, 1.0, "weight of the margin term on control images", low=0),
+        Option("margin", float, 1.0, "logit margin control images keep from the set", low=0),
+        Option("necessity", float, 0.0, "weight of the loss with the datapath removed", low=0),
+        Option("lr", float, 0.1, "Adam learning rate of the gates", low=0, low_open=True),
+        Option("max_steps", int, 60, "most optimisation steps", low=1),
+        Option("check_every", int, 2, "steps between hard-mask checks", low=1),
+        Option("patience", int, 10, "checks without a sparser passing mask before stopping", low=1),
+        Option("warmup", int, 24, "steps whose failed checks do not count to patience", low=0),
+        Option("min_gain", float, 0.005, "share of all channels a check must save", low=0, high=1),
+        Option("adapt", float, 1.3, "factor the penalty moves by after each check", low=1),
+        Option("max_candidates", int, 4, "later gate states searched for sparser cuts", low=1),
+        Option("control_batch", int, 32, "control images per gradient step", low=1),
+    ),
+)
 def optimise_gates(
     problem: Problem,
     *,
-    sparsity: float = 3.0,
-    contrast: float = 1.0,
-    necessity: float = 0.0,
-    margin: float = 1.0,
-    lr: float = 0.1,
-    max_steps: int = 60,
-    check_every: int = 2,
-    patience: int = 10,
-    warmup: int = 24,
-    min_gain: float = 0.005,
-    adapt: float = 1.3,
-    max_candidates: int = 4,
-    control_batch: int = 32,
+    seed: int,
+    sparsity: float,
+    contrast: float,
+    necessity: float,
+    margin: float,
+    lr: float,
+    max_steps: int,
+    check_every: int,
+    patience: int,
+    warmup: int,
+    min_gain: float,
+    adapt: float,
+    max_candidates: int,
+    control_batch: int,
     on_step: Callable[[int, dict[str, torch.Tensor], dict], None] | None = None,
-    **_,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, list[dict[str, torch.Tensor]]]:
     """Gate values in [0, 1] per site from the sparsest hard-checked state seen, that state's
     passing hard mask (None if no state passed), and up to `max_candidates` later states

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import torch
 
+from pathlens._options import Option
 from pathlens._torch import forward_with_grad, frozen
 from pathlens.datapath._problem import Problem
+from pathlens.datapath._registry import register_method
 
 
 def _channel_sum(t: torch.Tensor) -> torch.Tensor:
@@ -16,14 +18,16 @@ def _channel_sum(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0], t.shape[1], -1).sum(2)
 
 
-def activation_scores(problem: Problem, **_) -> dict[str, torch.Tensor]:
+@register_method("activation", cut="per_site", help="top mean activation (the common practice)")
+def activation_scores(problem: Problem, *, seed: int = 0) -> dict[str, torch.Tensor]:
     """Mean activation of each channel over the set and positions (the common practice)."""
     acts = problem.net.activations(problem.images, batch_size=problem.batch_size)
     problem.images_pushed += len(problem.images)
     return {n: _channel_sum(a).mean(0) / max(1, a[0, 0].numel()) for n, a in acts.items()}
 
 
-def gradxact_scores(problem: Problem, **_) -> dict[str, torch.Tensor]:
+@register_method("gradxact", cut="per_site", help="|gradient x activation| of the target logit")
+def gradxact_scores(problem: Problem, *, seed: int = 0) -> dict[str, torch.Tensor]:
     """|gradient x activation| of the target logit, summed over positions, mean over the set."""
     names = problem.net.site_names
     totals = {s.name: torch.zeros(s.channels) for s in problem.sites}
@@ -42,7 +46,13 @@ def gradxact_scores(problem: Problem, **_) -> dict[str, torch.Tensor]:
     return {n: v / len(problem.images) for n, v in totals.items()}
 
 
-def conductance_scores(problem: Problem, n_steps: int = 16, **_) -> dict[str, torch.Tensor]:
+@register_method(
+    "conductance",
+    cut="per_site",
+    help="Captum layer conductance toward the target class",
+    options=(Option("n_steps", int, 16, "integration steps from the black baseline", low=1),),
+)
+def conductance_scores(problem: Problem, *, seed: int = 0, n_steps: int) -> dict[str, torch.Tensor]:
     """Captum layer conductance toward the target class, summed over positions, set mean."""
     from captum.attr import LayerConductance
 
@@ -63,15 +73,8 @@ def conductance_scores(problem: Problem, n_steps: int = 16, **_) -> dict[str, to
     return scores
 
 
-def random_scores(problem: Problem, seed: int = 0, **_) -> dict[str, torch.Tensor]:
+@register_method("random", cut="per_site", help="uniform random scores (the floor)")
+def random_scores(problem: Problem, *, seed: int = 0) -> dict[str, torch.Tensor]:
     """Uniform random scores: the floor every method must beat."""
     generator = torch.Generator().manual_seed(seed)
     return {s.name: torch.rand(s.channels, generator=generator) for s in problem.sites}
-
-
-RANKERS = {
-    "activation": activation_scores,
-    "gradxact": gradxact_scores,
-    "conductance": conductance_scores,
-    "random": random_scores,
-}

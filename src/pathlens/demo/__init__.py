@@ -9,8 +9,17 @@ against their recorded sha256 when loaded, so every machine analyses the same mo
 0.91...
 """
 
+from pathlens.data import CLASS_NAMES
 from pathlens.demo._models import ARCHITECTURES, BasicBlock, DemoCNN, DemoResNet
 from pathlens.demo._weights import MODELS, class_images, info, load, weights_path
+from pathlens.model import register_model_prefix
+
+
+def _build(name: str, *, trained: bool, progress: bool):
+    return load(name, progress=progress) if trained else ARCHITECTURES[name]()
+
+
+register_model_prefix("demo", _build, names=MODELS, classes=CLASS_NAMES)
 
 __all__ = [
     "ARCHITECTURES",

@@ -4,8 +4,15 @@
 >>> net = Network(model, torch.zeros(1, 1, 28, 28))
 """
 
-from pathlens.model._load import LoadedModel, load_model, load_weights
+from pathlens.model._load import LoadedModel, load_model, load_weights, register_model_prefix
 from pathlens.model._network import Network
 from pathlens.model._sites import Site
 
-__all__ = ["LoadedModel", "Network", "Site", "load_model", "load_weights"]
+__all__ = [
+    "LoadedModel",
+    "Network",
+    "Site",
+    "load_model",
+    "load_weights",
+    "register_model_prefix",
+]

@@ -1,8 +1,13 @@
-"""A model spec from the command line (``demo:resnet``, ``pkg.mod:factory``) -> a model."""
+"""A model spec from the command line (``demo:resnet``, ``pkg.mod:factory``) -> a model.
+
+A spec is ``prefix:name``. Registered prefixes (``demo`` is one) build their own models; any
+other prefix is a Python module and ``name`` a factory in it.
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +15,43 @@ import torch
 from torch import nn
 
 from pathlens.errors import PathlensError
+
+# Packages of pathlens that register a prefix when imported: imported the first time a spec
+# names a prefix not registered yet, so that this module depends on none of them.
+_BUILT_IN = ("pathlens.demo",)
+
+
+@dataclass(frozen=True)
+class _Prefix:
+    build: Callable[..., nn.Module]
+    names: tuple[str, ...] | None
+    classes: tuple[str, ...] | None
+
+
+_PREFIXES: dict[str, _Prefix] = {}
+
+
+def register_model_prefix(
+    prefix: str,
+    build: Callable[..., nn.Module],
+    *,
+    names: tuple[str, ...] | None = None,
+    classes: tuple[str, ...] | None = None,
+) -> None:
+    """Make specs ``prefix:name`` build their model with ``build(name, trained=, progress=)``.
+
+    build returns the ``nn.Module``, with its own trained weights when ``trained`` is True
+    (the user gave no weights file) and freshly initialised otherwise. names: the names the
+    prefix knows (an unknown one is refused with this list); classes: the class names of
+    its models' outputs, when known.
+
+    >>> register_model_prefix("zoo", lambda name, trained, progress: ZOO[name](), names=("a",))
+    >>> load_model("zoo:a")
+    """
+    if not prefix.isidentifier():
+        raise PathlensError(f"A model spec prefix must be a Python identifier; got {prefix!r}.")
+    names = tuple(names) if names is not None else None
+    _PREFIXES[prefix] = _Prefix(build, names, tuple(classes) if classes else None)
 
 
 @dataclass
@@ -29,37 +71,48 @@ def load_model(
 ) -> LoadedModel:
     """Build the model named by `spec`, load `weights` (a state dict) into it, in eval mode.
 
-    spec: ``demo:cnn``, ``demo:resnet`` or ``package.module:factory`` where ``factory()``
-    returns an ``nn.Module``. input_shape: one example's shape (default 1x28x28, the demo data).
+    spec: ``prefix:name`` for a registered prefix (``demo:cnn``, ``demo:resnet``; see
+    `register_model_prefix`), or ``package.module:factory`` where ``factory()`` returns an
+    ``nn.Module``. input_shape: one example's shape (default 1x28x28, the demo data).
     """
-    from pathlens import demo
-    from pathlens.data import CLASS_NAMES
-
     if not isinstance(spec, str) or spec.count(":") != 1:
         raise PathlensError(
-            f"Unknown model spec {spec!r}. Give 'demo:cnn', 'demo:resnet', or "
-            "'package.module:factory' where factory() builds your nn.Module (with --weights "
-            "FILE for its state dict)."
+            f"Unknown model spec {spec!r}. Give 'prefix:name' with a registered prefix ("
+            + _known_prefixes()
+            + "), or 'package.module:factory' where factory() builds your nn.Module (with "
+            "--weights FILE for its state dict)."
         )
-    module_name, attr = spec.split(":")
+    prefix, name = spec.split(":")
     shape = tuple(input_shape) if input_shape else (1, 28, 28)
-    if module_name == "demo":
-        if attr not in demo.MODELS:
+    registered = _lookup(prefix)
+    if registered is not None:
+        if registered.names is not None and name not in registered.names:
             raise PathlensError(
-                f"Unknown demo model {attr!r} in {spec!r}. The demo models are: "
-                + ", ".join(f"demo:{m}" for m in demo.MODELS)
+                f"Unknown {prefix} model {name!r} in {spec!r}. The {prefix} models are: "
+                + ", ".join(f"{prefix}:{m}" for m in registered.names)
                 + "."
             )
-        model = (
-            demo.load(attr, progress=progress) if weights is None else demo.ARCHITECTURES[attr]()
-        )
-        classes: tuple[str, ...] | None = CLASS_NAMES
+        model = registered.build(name, trained=weights is None, progress=progress)
+        classes = registered.classes
     else:
-        model = _build_from_factory(spec, module_name, attr)
+        model = _build_from_factory(spec, prefix, name)
         classes = None
     if weights is not None:
         load_weights(model, weights)
     return LoadedModel(model.eval(), torch.zeros(1, *shape), classes, spec)
+
+
+def _lookup(prefix: str) -> _Prefix | None:
+    if prefix not in _PREFIXES:
+        for module in _BUILT_IN:
+            importlib.import_module(module)
+    return _PREFIXES.get(prefix)
+
+
+def _known_prefixes() -> str:
+    for module in _BUILT_IN:
+        importlib.import_module(module)
+    return ", ".join(f"{p}:" for p in _PREFIXES)
 
 
 def _build_from_factory(spec: str, module_name: str, attr: str) -> nn.Module:
@@ -68,7 +121,8 @@ def _build_from_factory(spec: str, module_name: str, attr: str) -> nn.Module:
     except Exception as exc:
         raise PathlensError(
             f"Could not import {module_name!r} for model spec {spec!r}: {type(exc).__name__}: "
-            f"{exc}. Make sure the module is installed or on PYTHONPATH."
+            f"{exc}. Make sure the module is installed or on PYTHONPATH, or use a registered "
+            f"prefix ({_known_prefixes()})."
         ) from exc
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):

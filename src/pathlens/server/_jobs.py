@@ -14,8 +14,9 @@ import time
 import traceback
 import warnings
 
+from pathlens.attacks import SETS
 from pathlens.errors import PathlensError, PathlensWarning
-from pathlens.server._views import ATTACKS, SETS, RunView
+from pathlens.server._views import ATTACKS, RunView
 from pathlens.workflows import ProgressEvent
 
 _MIN_GATE_INTERVAL = 0.1  # seconds between two progress events carrying gates

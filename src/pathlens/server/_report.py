@@ -14,9 +14,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from pathlens._cache import atomic_write_bytes
+from pathlens.attacks import SETS
 from pathlens.errors import PathlensError
 from pathlens.server._app import STATIC
-from pathlens.server._views import SETS, RunView
+from pathlens.server._views import RunView
 
 
 def report_paths(view: RunView) -> list[tuple[str, Callable[[], object]]]:

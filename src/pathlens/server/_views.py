@@ -16,16 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pathlens.attacks import load_analysis
+from pathlens.attacks import METHODS, SETS, load_analysis
 from pathlens.datapath import list_datapaths, load_datapath
 from pathlens.errors import NotFoundError
 from pathlens.mechanism import list_mechanisms, mechanism_array, mechanism_summary
 from pathlens.store import RunStore
 from pathlens.workflows import RunModel, load_run_model
 
-SETS = ("A", "B", "C")
 # Targeted attacks only: an analysis needs images pushed to its target class (DeepFool is not).
-ATTACKS = ["pgd", "fgsm", "mifgsm", "pgd-l2", "cw"]
+ATTACKS = [name for name, spec in METHODS.items() if spec.targeted]
 MAX_LINKS = 300  # per site pair in the layer view: the strongest by |weight|
 
 

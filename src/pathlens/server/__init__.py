@@ -4,8 +4,9 @@
 >>> app = create_app("runs/demo")  # a FastAPI app; run it with uvicorn
 """
 
-from pathlens.server._app import api_schema, create_app, is_loopback, new_token, running
+from pathlens.server._app import create_app, is_loopback, new_token, running
 from pathlens.server._report import write_report
+from pathlens.server._schema import api_schema
 from pathlens.server._views import RunView
 
 __all__ = [

@@ -16,7 +16,6 @@ import functools
 import json
 import logging
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,6 @@ from typing import Annotated
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
@@ -36,6 +34,7 @@ from pathlens.server import _mechanism_models as mm
 from pathlens.server import _models as m
 from pathlens.server import _training_models as tm
 from pathlens.server._jobs import JobRunner
+from pathlens.server._schema import openapi_schema
 from pathlens.server._training import TrainingView
 from pathlens.server._views import RunView
 
@@ -52,36 +51,6 @@ API answers under <a href="api/run">/api</a>.</p>"""
 
 ERRORS = {code: {"model": m.ApiError} for code in (400, 401, 403, 404, 422, 500)}
 STREAM = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}}
-# Models of what the event streams carry: in the schema although no JSON route answers them.
-STREAMED = (m.ProgressEvent, tm.TrainingProgress)
-
-
-def openapi_schema(app: FastAPI) -> dict:
-    """The app's OpenAPI schema, with the models the event streams send among its components."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, routes=app.routes,
-            separate_input_output_schemas=False,
-        )  # fmt: skip
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in STREAMED:
-            found = model.model_json_schema(
-                mode="serialization", ref_template="#/components/schemas/{model}"
-            )
-            for name, part in found.pop("$defs", {}).items():
-                components.setdefault(name, part)
-            components.setdefault(model.__name__, found)
-        app.openapi_schema = schema
-    return app.openapi_schema
-
-
-def api_schema() -> dict:
-    """The OpenAPI schema of `pathlens serve`, made without a run folder of the user's."""
-    from pathlens.store import RunStore
-
-    with tempfile.TemporaryDirectory(prefix="pathlens-schema-") as folder:
-        RunStore(folder).close()  # the app needs a run to stand on; the schema does not read it
-        return create_app(folder, jobs=False).openapi()
 
 
 def is_loopback(host: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pathlens.server._app import api_schema
+from pathlens.server._schema import api_schema
 
 if __name__ == "__main__":
     json.dump(api_schema(), sys.stdout, indent=1, sort_keys=True)

@@ -9,9 +9,12 @@ setup:
 demo: setup
 	$(BIN)/pathlens demo
 
+# The front end's checks: its types against the server's schema (svelte-check) and the unit
+# tests of its pure layout modules (vitest).
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	cd web && npm run --silent check && npm run --silent test:unit
 
 test: lint
 	$(BIN)/python -m pytest

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for pathlens: Debian packages, a virtual environment in .venv,
 # torch==2.13.0 (the local CPU build) before the package, then the package with its dev extras,
-# then the web front end (npm ci + vite build into src/pathlens/server/static).
+# then the web front end (npm ci, the API schema and its generated types, vite build into
+# src/pathlens/server/static).
 # Idempotent: every step checks whether it is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,9 +41,14 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "${PIP[@]}" install -e '.[dev]'
     touch "$stamp"
 fi
-# The front end: rebuilt when a source file is newer than the build (never committed).
+# The front end: rebuilt when a source file, or the server whose schema its types come from, is
+# newer than the build (never committed). Its API types are generated from the server's OpenAPI
+# schema, which the package writes (web/openapi.json, ignored by git).
 built=src/pathlens/server/static/index.html
-if [ ! -f "$built" ] || [ -n "$(find web -path web/node_modules -prune -o -type f -newer "$built" -print -quit)" ]; then
+newer() { find "$@" -type f -newer "$built" -print -quit; }
+if [ ! -f "$built" ] || [ ! -f web/openapi.json ] \
+    || [ -n "$(find web -path web/node_modules -prune -o -type f -newer "$built" -print -quit)" ] \
+    || [ -n "$(newer src/pathlens/server -name '*.py')" ]; then
     if ! command -v npm >/dev/null; then
         say "npm is missing: install Node.js 20 (apt-get install nodejs npm)"; exit 1
     fi
@@ -50,6 +56,9 @@ if [ ! -f "$built" ] || [ -n "$(find web -path web/node_modules -prune -o -type 
         say "installing the front end's packages (npm ci)"
         (cd web && npm ci --no-audit --no-fund --loglevel=error)
     fi
+    say "writing the API schema (web/openapi.json)"
+    "$VENV/bin/python" -m pathlens.server.schema > web/openapi.json.tmp
+    mv web/openapi.json.tmp web/openapi.json
     say "building the front end"
     (cd web && npm run --silent build -- --logLevel error)
 fi

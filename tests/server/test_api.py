@@ -1,6 +1,7 @@
 """The JSON API of `pathlens serve`, over a real run folder and a real server on 127.0.0.1."""
 
 import base64
+import hashlib
 import json
 
 import httpx
@@ -108,13 +109,31 @@ def test_neuron_view_carries_the_real_maps_and_features(api, analysis, stored, d
     assert view["maximization"] is not None  # stored for the strongest error channels
 
 
-def test_missing_maximization_is_made_on_demand_and_kept(api, analysis, stored, demo_run):
+def _run_bytes(run_dir) -> dict[str, str]:
+    """A digest of every file of the run's database (the WAL included)."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(run_dir.glob("run.sqlite*"))
+        if not p.name.endswith("-shm")  # readers' shared-memory index, not data
+    }
+
+
+def test_a_get_never_writes_to_the_run(api, analysis, stored, demo_run):
+    """The views that need what the run lacks (a channel order, an activation-maximisation
+    image) compute it in memory: the database's bytes stay the same."""
     site = analysis["sites"][-1]
     channel = next(c for c in range(64) if f"maximize/{site}/{c}" not in stored.neurons)
+    before = _run_bytes(demo_run)
     view = api.get(f"/api/analyses/{analysis['id']}/neurons/{site}/{channel}").json()
     assert view["maximization"]["shape"] == [1, 28, 28]
+    again = api.get(f"/api/analyses/{analysis['id']}/neurons/{site}/{channel}").json()
+    assert again["maximization"] == view["maximization"]
+    for s in analysis["sites"][:3]:
+        assert api.get(f"/api/analyses/{analysis['id']}/sites/{s}").status_code == 200
+    assert api.get("/api/run").status_code == 200
+    assert _run_bytes(demo_run) == before
     with RunStore(demo_run) as run:
-        assert f"analysis/{analysis['id']}/maximize/{site}/{channel}" in run.array_names()
+        assert f"analysis/{analysis['id']}/maximize/{site}/{channel}" not in run.array_names()
 
 
 def test_image_sets_and_datapaths(api, analysis, stored):

@@ -30,6 +30,7 @@ from pathlens.mechanism._features import (
     receptive_field,
     top_patches,
 )
+from pathlens.mechanism._ordering import arrange_channels
 
 __all__ = [
     "Bundle",
@@ -42,6 +43,7 @@ __all__ = [
     "activation_maps",
     "activation_maximization",
     "analyze",
+    "arrange_channels",
     "bundle_edge",
     "channel_features",
     "cluster_channels",

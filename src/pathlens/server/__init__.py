@@ -6,6 +6,15 @@
 
 from pathlens.server._app import create_app, is_loopback, new_token, running
 from pathlens.server._report import write_report
+from pathlens.server._schema import api_schema
 from pathlens.server._views import RunView
 
-__all__ = ["RunView", "create_app", "is_loopback", "new_token", "running", "write_report"]
+__all__ = [
+    "RunView",
+    "api_schema",
+    "create_app",
+    "is_loopback",
+    "new_token",
+    "running",
+    "write_report",
+]

@@ -12,6 +12,7 @@ a bug answers 500 with a one-line message, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import secrets
@@ -20,14 +21,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
+from pathlens import __version__
 from pathlens.errors import NotFoundError, PathlensError
+from pathlens.server import _mechanism_models as mm
+from pathlens.server import _models as m
+from pathlens.server import _training_models as tm
 from pathlens.server._jobs import JobRunner
+from pathlens.server._schema import openapi_schema
 from pathlens.server._training import TrainingView
 from pathlens.server._views import RunView
 
@@ -40,6 +47,10 @@ NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>pathlens</title>
 <p>The pathlens web app is not built in this installation. Run <code>make setup</code> (or
 <code>npm ci && npm run build</code> in <code>web/</code>) and start the server again. The JSON
 API answers under <a href="api/run">/api</a>.</p>"""
+
+
+ERRORS = {code: {"model": m.ApiError} for code in (400, 401, 403, 404, 422, 500)}
+STREAM = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}}
 
 
 def is_loopback(host: str) -> bool:
@@ -70,7 +81,15 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
             training_views.append(TrainingView(run_dir))
         return training_views[0]
 
-    app = FastAPI(title="pathlens", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="pathlens",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        separate_input_output_schemas=False,  # one name per model for the generated types
+    )
+    app.openapi = functools.partial(openapi_schema, app)
     app.state.view = view
     app.state.runner = runner
 
@@ -114,8 +133,11 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_, exc: RequestValidationError):
+        errors = exc.errors()
+        if any(e.get("loc", ("",))[0] == "body" for e in errors):
+            return _error(422, m.request_problem(errors))
         parts = []
-        for e in exc.errors():
+        for e in errors:
             where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("path", "query"))
             parts.append(f"{where}: {e.get('msg')}")
         return _error(422, "Bad request: " + "; ".join(parts))
@@ -130,64 +152,66 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
         return _error(500, f"Internal error ({type(exc).__name__}); this is a bug in pathlens.")
 
     # ------------------------------------------------------------------ API
-    @app.get("/api/health")
+    # Every answer is checked against its model; optional fields a view leaves out stay out.
+    get = functools.partial(app.get, response_model_exclude_unset=True, responses=ERRORS)
+
+    @get("/api/health", response_model=m.Health)
     def health() -> dict:
         return {"ok": True}
 
-    @app.get("/api/run")
+    @get("/api/run", response_model=m.RunInfo)
     def run_info() -> dict:
         return view.run_info()
 
-    @app.get("/api/analyses/{analysis_id}")
+    @get("/api/analyses/{analysis_id}", response_model=m.Analysis)
     def analysis(analysis_id: int) -> dict:
         return view.analysis(analysis_id)
 
-    @app.get("/api/analyses/{analysis_id}/sites/{site}")
+    @get("/api/analyses/{analysis_id}/sites/{site}", response_model=m.LayerView)
     def layer(analysis_id: int, site: str) -> dict:
         return view.layer(analysis_id, site)
 
-    @app.get("/api/analyses/{analysis_id}/neurons/{site}/{channel}")
+    @get("/api/analyses/{analysis_id}/neurons/{site}/{channel}", response_model=m.NeuronView)
     def neuron(analysis_id: int, site: str, channel: int) -> dict:
         return view.neuron(analysis_id, site, channel)
 
-    @app.get("/api/image_sets/{set_id}")
+    @get("/api/image_sets/{set_id}", response_model=m.ImageSet)
     def image_set(set_id: int) -> dict:
         return view.image_set(set_id)
 
-    @app.get("/api/mechanisms/{mechanism_id}")
+    @get("/api/mechanisms/{mechanism_id}", response_model=mm.Mechanism)
     def mechanism(mechanism_id: int) -> dict:
         return view.mechanism(mechanism_id)
 
-    @app.get("/api/mechanisms/{mechanism_id}/patches")
+    @get("/api/mechanisms/{mechanism_id}/patches", response_model=mm.MechanismPatches)
     def mechanism_patches(mechanism_id: int, site: str) -> dict:
         return view.mechanism_patches(mechanism_id, site)
 
-    @app.get("/api/datapaths/{datapath_id}")
+    @get("/api/datapaths/{datapath_id}", response_model=m.Datapath)
     def datapath(datapath_id: int) -> dict:
         return view.datapath(datapath_id)
 
-    @app.get("/api/jobs")
+    @get("/api/jobs", response_model=list[m.Job])
     def jobs_list() -> list:
         return view.store().jobs()
 
-    @app.post("/api/jobs", status_code=202)
-    async def submit(request: Request) -> dict:
+    @app.post(
+        "/api/jobs", status_code=202, response_model=m.Job, response_model_exclude_unset=True,
+        responses=ERRORS,
+    )  # fmt: skip
+    def submit(request: Annotated[m.AnyJobRequest, Body(discriminator="kind")]) -> dict:
         if runner is None:
             raise PathlensError("This server is read-only: it runs no jobs.")
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise PathlensError("The request body is not JSON: send a JSON object.") from None
-        if not isinstance(body, dict):
-            raise PathlensError("The request body must be a JSON object with a 'kind'.")
-        return await asyncio.to_thread(runner.submit, body)
+        return runner.submit(request.model_dump())
 
-    @app.get("/api/jobs/{job_id}")
+    @get("/api/jobs/{job_id}", response_model=m.Job)
     def job(job_id: int) -> dict:
         return view.store().job(job_id)
 
-    @app.get("/api/jobs/{job_id}/events")
+    @get("/api/jobs/{job_id}/events", response_class=StreamingResponse, responses=STREAM)
     def job_events(job_id: int) -> StreamingResponse:
+        """Server-Sent Events: `progress` (a ProgressEvent) as the job goes, then one `done`
+        or `failed` (the Job)."""
         view.store().job(job_id)  # 404 before the stream starts
         return StreamingResponse(
             _follow(view, runner, job_id),
@@ -195,34 +219,35 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @app.get("/api/training")
+    @get("/api/training", response_model=tm.TrainingInfo)
     def training_info() -> dict:
         return training().info()
 
-    @app.get("/api/training/scalars")
+    @get("/api/training/scalars", response_model=dict[str, tm.ScalarSeries])
     def training_scalars(name: list[str] = Query(default=[])) -> dict:
         return training().scalars(name)
 
-    @app.get("/api/training/series")
+    @get("/api/training/series", response_model=tm.NeuronSeries)
     def training_series(
         site: str, stat: str = "act_mean", n: int = 150, start: int | None = None,
         stop: int | None = None,
     ) -> dict:  # fmt: skip
         return training().series(site, stat, n, start, stop)
 
-    @app.get("/api/training/anomalies")
+    @get("/api/training/anomalies", response_model=tm.TrainingAnomalies)
     def training_anomalies(start: int | None = None, stop: int | None = None) -> dict:
         return training().anomalies(start, stop)
 
-    @app.get("/api/training/credit")
+    @get("/api/training/credit", response_model=tm.CreditGraph)
     def training_credit(
         site: str, neuron: int, start: int | None = None, stop: int | None = None,
         depth: int = 2,
     ) -> dict:  # fmt: skip
         return training().credit(site, neuron, start, stop, depth)
 
-    @app.get("/api/training/events")
+    @get("/api/training/events", response_class=StreamingResponse, responses=STREAM)
     def training_events() -> StreamingResponse:
+        """Server-Sent Events: `update` (a TrainingProgress) whenever the run changes."""
         reader = training()
         return StreamingResponse(
             _watch(reader),
@@ -230,19 +255,19 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @app.get("/api/{rest:path}")
+    @app.get("/api/{rest:path}", include_in_schema=False)
     def unknown_api(rest: str):
         raise NotFoundError(f"There is no API endpoint /api/{rest}.")
 
     # ------------------------------------------------------------------ front end
-    @app.get("/")
+    @app.get("/", include_in_schema=False)
     def index():
         page = STATIC / "index.html"
         if not page.is_file():
             return HTMLResponse(NOT_BUILT)
         return FileResponse(page, headers={"Cache-Control": "no-cache"})
 
-    @app.get("/assets/{name:path}")
+    @app.get("/assets/{name:path}", include_in_schema=False)
     def asset(name: str):
         root = (STATIC / "assets").resolve()
         path = (root / name).resolve()

@@ -1,8 +1,12 @@
 """The read side of a run folder for the web app: one function per API answer, JSON-ready.
 
 `pathlens serve` answers requests with these, and `pathlens report` embeds the same answers in
-one HTML file, so the browser sees identical data either way. The JSON shapes are declared in
-web/src/lib/types.ts.
+one HTML file, so the browser sees identical data either way. The JSON shapes are declared as
+pydantic models in `_models.py`; the front end's types are generated from them.
+
+Answers never write to the run: what a view needs and the run lacks (the order of a layer's
+channels, an activation-maximisation image) is computed on request and kept in a bounded
+in-memory cache.
 """
 
 from __future__ import annotations
@@ -19,13 +23,21 @@ import torch
 from pathlens.attacks import METHODS, SETS, load_analysis
 from pathlens.datapath import list_datapaths, load_datapath
 from pathlens.errors import NotFoundError
-from pathlens.mechanism import list_mechanisms, mechanism_array, mechanism_summary
+from pathlens.mechanism import (
+    activation_maximization,
+    arrange_channels,
+    list_mechanisms,
+    mechanism_array,
+    mechanism_summary,
+)
 from pathlens.store import RunStore
 from pathlens.workflows import RunModel, load_run_model
 
 # Targeted attacks only: an analysis needs images pushed to its target class (DeepFool is not).
 ATTACKS = [name for name, spec in METHODS.items() if spec.targeted]
 MAX_LINKS = 300  # per site pair in the layer view: the strongest by |weight|
+CACHED_ARRANGEMENTS = 256  # layer views' channel orders; small (a few KB each)
+CACHED_MAXIMIZATIONS = 64  # activation-maximisation images made on request ([C_in, H, W] each)
 
 
 def byte_array(values: torch.Tensor | np.ndarray) -> dict:
@@ -57,6 +69,8 @@ class RunView:
         self._analyses: OrderedDict[int, object] = OrderedDict()
         self._cached_analyses = cached_analyses
         self._model: RunModel | None = None
+        self._arrangements = _LRU(CACHED_ARRANGEMENTS)
+        self._maximizations = _LRU(CACHED_MAXIMIZATIONS)
 
     # ------------------------------------------------------------------ plumbing
     def store(self) -> RunStore:
@@ -173,8 +187,12 @@ class RunView:
         per_image = {k: _per_image_means(a.neurons[f"acts/{k}/{site}"]) for k in SETS}
         mean = {k: per_image[k].mean(0) for k in SETS}
         union = sorted(set().union(*kept.values()))
-        profiles = torch.cat([per_image[k] for k in SETS], dim=0).T[union]  # [kept, images]
-        order, position = _arrange(profiles.numpy(), union)
+        arrangement = self._arrangements.get((analysis_id, site))
+        if arrangement is None:
+            profiles = torch.cat([per_image[k] for k in SETS], dim=0).T[union]  # [kept, images]
+            arrangement = arrange_channels(profiles.numpy(), union)
+            self._arrangements.put((analysis_id, site), arrangement)
+        order, position = arrangement
         following = [t for s, t in _edges(self.store(), a.sites) if s == site]
         following.sort(key=a.sites.index)
         next_sites = []
@@ -215,8 +233,9 @@ class RunView:
         }
 
     def neuron(self, analysis_id: int, site: str, channel: int, *, compute: bool = True) -> dict:
-        """The neuron view of one channel. Its activation-maximisation image is made (and stored
-        in the run) when missing, if `compute` and the model can be loaded."""
+        """The neuron view of one channel. Its activation-maximisation image, when the run lacks
+        it, is made on request (if `compute` and the model can be loaded) and kept in memory,
+        never written to the run."""
         a = self._analysis(analysis_id)
         self._check_site(a, site)
         channels = a.datapaths["A"].site_channels[site]
@@ -227,10 +246,12 @@ class RunView:
             acts = a.neurons[f"acts/{k}/{site}"][:, channel].float()
             means[k] = [round(float(v), 5) for v in _per_image_means(acts[:, None])[:, 0]]
             maps[k] = byte_array(acts if acts.dim() == 3 else acts[:, None, None])
-        key = f"maximize/{site}/{channel}"
-        maximization = a.neurons.get(key)
+        maximization = a.neurons.get(f"maximize/{site}/{channel}")
+        if maximization is None:
+            maximization = self._maximizations.get((site, channel))
         if maximization is None and compute and self.model_problem() is None:
-            maximization = self._make_maximization(analysis_id, a, site, channel)
+            maximization = activation_maximization(self.model().net, site, channel)
+            self._maximizations.put((site, channel), maximization)
         patches = f"patches/{site}/"
         return {
             "site": site,
@@ -244,15 +265,6 @@ class RunView:
             "patch_images": [int(v) for v in a.neurons[patches + "image_index"][channel]],
             "maximization": None if maximization is None else byte_array(maximization),
         }
-
-    def _make_maximization(self, analysis_id: int, a, site: str, channel: int) -> torch.Tensor:
-        from pathlens.mechanism import activation_maximization
-
-        image = activation_maximization(self.model().net, site, channel)
-        key = f"maximize/{site}/{channel}"
-        self.store().save_arrays({f"analysis/{analysis_id}/{key}": image})
-        a.neurons[key] = image
-        return image
 
     def image_set(self, set_id: int) -> dict:
         store = self.store()
@@ -317,35 +329,24 @@ def _edges(store: RunStore, sites: list[str]) -> list[tuple[str, str]]:
     return list(itertools.pairwise(sites))
 
 
-def _arrange(profiles: np.ndarray, channels: list[int]) -> tuple[list[int], dict]:
-    """Order channels so that alike ones are adjacent (average-linkage clustering of their
-    activation profiles over all images, correlation distance, optimal leaf order) and place
-    them in [0, 1]^2 by the first two principal components of those profiles."""
-    from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
-    from scipy.spatial.distance import pdist
+class _LRU:
+    """A thread-safe mapping that keeps its `size` most recently used entries."""
 
-    n = len(channels)
-    if n == 0:
-        return [], {}
-    centred = profiles - profiles.mean(1, keepdims=True)
-    norm = np.linalg.norm(centred, axis=1, keepdims=True)
-    unit = np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 1e-8)
-    if n >= 3:
-        distances = np.clip(pdist(unit, "sqeuclidean") / 2, 0, None)  # = 1 - correlation
-        tree = optimal_leaf_ordering(linkage(distances, "average"), distances)
-        leaves = leaves_list(tree)
-    else:
-        leaves = np.arange(n)
-    order = [channels[i] for i in leaves]
-    if n >= 2:
-        u, s, _ = np.linalg.svd(unit - unit.mean(0), full_matrices=False)
-        coords = u[:, :2] * s[:2]
-        if coords.shape[1] < 2:
-            coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
-        low, high = coords.min(0), coords.max(0)
-        coords = (coords - low) / np.where(high > low, high - low, 1)
-    else:
-        coords = np.full((n, 2), 0.5)
-    position = {str(c): [round(float(x), 4), round(float(y), 4)]
-                for c, (x, y) in zip(channels, coords, strict=True)}  # fmt: skip
-    return order, position
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)

@@ -1,7 +1,7 @@
 // Drawing the server's quantised arrays onto small canvases: images (grey or RGB), activation
 // maps in a colour map with alpha, and the set images cache. Shared by the images and neuron views.
 import * as d3 from "d3";
-import { get } from "../lib/api";
+import * as api from "../lib/api";
 import { bytes, value } from "../lib/bytes";
 import type { ByteArray, ImageSet } from "../lib/types";
 
@@ -11,7 +11,7 @@ const imageSets = new Map<number, Promise<ImageSet>>();
 export function imageSet(id: number): Promise<ImageSet> {
   let p = imageSets.get(id);
   if (!p) {
-    p = get<ImageSet>(`/api/image_sets/${id}`);
+    p = api.imageSet(id);
     p.catch(() => imageSets.delete(id)); // let a later view retry after a failure
     imageSets.set(id, p);
   }

@@ -1,7 +1,7 @@
 // The images view's selection and its datapath job. Module-level, so that they survive switching
 // to the neuron tab and back while the job runs.
-import { get } from "../lib/api";
-import { app } from "../lib/state.svelte";
+import { datapath as loadDatapath } from "../lib/api";
+import { app, showSubset } from "../lib/state.svelte";
 import type { Datapath, SetKey } from "../lib/types";
 import { runJob } from "../jobs/follow";
 
@@ -62,8 +62,8 @@ export async function startSubset(): Promise<void> {
       done: async (job) => {
         const id = job.result?.datapath;
         if (id === undefined || id === null) throw new Error("The job finished without a datapath.");
-        const datapath = await get<Datapath>(`/api/datapaths/${id}`);
-        if (app.analysisId === analysis) app.subset = { set, images, datapath };
+        const datapath = await loadDatapath(id);
+        if (app.analysisId === analysis) showSubset({ set, images, datapath });
         finish(null);
       },
       failed: (message) => finish(message),

@@ -3,7 +3,7 @@
 // gates it carries into `app.liveGates[set]` (the network view draws them); at the end both are
 // cleared (the result, a subset datapath or a new analysis, takes their place).
 import { ApiError, startJob, followJob } from "../lib/api";
-import { app } from "../lib/state.svelte";
+import { clearLive, showProgress } from "../lib/state.svelte";
 import type { Job, JobRequest, ProgressEvent } from "../lib/types";
 
 export interface JobHooks {
@@ -24,8 +24,7 @@ export function errorText(e: unknown): string {
 
 /** Start `request` and follow it. Resolves, once started, to a function that stops following. */
 export async function runJob(request: JobRequest, hooks: JobHooks): Promise<() => void> {
-  app.liveGates = {};
-  app.live = null;
+  clearLive();
   let job: Job;
   try {
     job = await startJob(request);
@@ -36,14 +35,12 @@ export async function runJob(request: JobRequest, hooks: JobHooks): Promise<() =
   let ended = false;
   const end = (): void => {
     ended = true;
-    app.live = null;
-    app.liveGates = {};
+    clearLive();
   };
   const stop = followJob(job.id, {
     progress: (event) => {
       if (ended) return;
-      app.live = event;
-      if (event.set && event.gates) app.liveGates[event.set] = event.gates;
+      showProgress(event);
       hooks.progress?.(event);
     },
     end: async (finished) => {

@@ -1,5 +1,5 @@
-// The one shared state: what is open and selected. Views read it and set it; the three levels
-// (network, layer, neuron) stay in sync through it.
+// The one shared state: what is open and selected. Views read it and change it only through
+// the actions below; the three levels (network, layer, neuron) stay in sync through it.
 import type { Analysis, Datapath, ProgressEvent, RunInfo, SetKey } from "./types";
 
 export const app = $state({
@@ -58,4 +58,77 @@ export function selectSite(site: string | null): void {
 export function selectChannel(site: string, channel: number): void {
   app.site = site;
   app.channel = channel;
+}
+
+// ---------------------------------------------------------------- actions: the only writers
+
+export function setRun(run: RunInfo): void {
+  app.run = run;
+}
+
+export function showError(message: string | null): void {
+  app.error = message;
+}
+
+export function showPage(page: "datapaths" | "training" | "mechanism"): void {
+  app.page = page;
+}
+
+/** Open analysis `id`: nothing of the previous one stays selected until `analysis` arrives. */
+export function beginAnalysis(id: number): void {
+  app.analysisId = id;
+  app.site = null;
+  app.channel = null;
+  app.subset = null;
+}
+
+export function setAnalysis(analysis: Analysis): void {
+  if (analysis.id === app.analysisId) app.analysis = analysis;
+}
+
+export function setExpanded(segments: string[]): void {
+  app.expanded = segments;
+}
+
+/** Show the datapath of a subset of one set in place of that set's (null: the set's own). */
+export function showSubset(subset: { set: SetKey; images: number[]; datapath: Datapath } | null): void {
+  app.subset = subset;
+}
+
+/** A job started: forget the gates of any earlier one. */
+export function clearLive(): void {
+  app.live = null;
+  app.liveGates = {};
+}
+
+export function showProgress(event: ProgressEvent): void {
+  app.live = event;
+  if (event.set && event.gates) app.liveGates[event.set] = event.gates;
+}
+
+export function setTrainingWindow(next: TrainingWindow | null): void {
+  const w = app.training.window;
+  if (w === next || (w && next && w.start === next.start && w.stop === next.stop)) return;
+  app.training.window = next;
+}
+
+export function setTrainingStat(stat: string): void {
+  app.training.stat = stat;
+}
+
+/** Show mechanism `id`; the one compared with it swaps places when it was `id`. */
+export function showMechanism(id: number | null): void {
+  const old = app.mechanism.id;
+  app.mechanism.id = id;
+  if (id !== null && app.mechanism.compare === id) app.mechanism.compare = old;
+  const s = app.mechanism.selected;
+  if (id !== null && s && s.mech !== id && s.mech !== app.mechanism.compare) app.mechanism.selected = { ...s, mech: id };
+}
+
+export function compareMechanism(id: number | null): void {
+  app.mechanism.compare = id;
+}
+
+export function selectCluster(mech: number, site: string, cluster: number): void {
+  app.mechanism.selected = { mech, site, cluster };
 }

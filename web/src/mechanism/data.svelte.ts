@@ -1,6 +1,6 @@
 // Loading mechanisms and their per-site patches, cached; patches are fetched lazily, one site at
 // a time, and decoded once. `version` bumps when a site's patches arrive so canvases redraw.
-import { get } from "../lib/api";
+import * as api from "../lib/api";
 import { bytes, toImageData } from "../lib/bytes";
 import type { Mechanism, MechanismPatches } from "../lib/types";
 
@@ -34,7 +34,7 @@ const pending = new Map<string, Promise<DecodedPatches | null>>();
 export function loadMechanism(id: number): Promise<Mechanism> {
   let p = mechanisms.get(id);
   if (!p) {
-    p = get<Mechanism>(`/api/mechanisms/${id}`);
+    p = api.mechanism(id);
     p.catch(() => mechanisms.delete(id));
     mechanisms.set(id, p);
   }
@@ -51,7 +51,7 @@ export function loadPatches(id: number, site: string): Promise<DecodedPatches | 
   if (have) return Promise.resolve(have);
   let p = pending.get(key);
   if (!p) {
-    p = get<MechanismPatches>(`/api/mechanisms/${id}/patches?site=${encodeURIComponent(site)}`)
+    p = api.mechanismPatches(id, site)
       .then((r) => {
         const [C, k, cin, ph, pw] = r.patches.shape;
         const d: DecodedPatches = { mech: id, site, data: bytes(r.patches), C, k, cin, ph, pw, values: r.values };

@@ -1,7 +1,7 @@
 // The three datapath bands: how many critical channels each set keeps at each node, from the
 // stored datapaths, from a subset datapath, or from the gates of a job still optimising. No DOM.
 import { SETS } from "../lib/config";
-import type { Analysis, Datapath, SetKey, Site } from "../lib/types";
+import type { Analysis, AnalysisDatapath, Datapath, SetKey, Site } from "../lib/types";
 import type { Layout } from "./layout";
 import type { Unit } from "./hierarchy";
 
@@ -11,7 +11,7 @@ export interface SetCounts {
   set: SetKey;
   mode: BandMode;
   perSite: (number | null)[]; // kept channels per site (null: not known yet)
-  datapath: Datapath | null; // where the numbers come from, when stored
+  datapath: AnalysisDatapath | null; // where the numbers come from, when stored
 }
 
 export const LIVE_THRESHOLD = 0.5;

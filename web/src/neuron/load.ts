@@ -1,5 +1,5 @@
 // Fetching what the neuron view needs: the channel's data and the images of the three sets.
-import { get } from "../lib/api";
+import { neuronView } from "../lib/api";
 import { SETS } from "../lib/config";
 import type { Analysis, ImageSet, NeuronView, SetKey } from "../lib/types";
 import { imageSet } from "../images/draw";
@@ -15,8 +15,7 @@ export interface NeuronData {
 }
 
 export async function loadNeuron(analysis: Analysis, site: string, channel: number): Promise<NeuronData> {
-  const path = `/api/analyses/${analysis.id}/neurons/${encodeURIComponent(site)}/${channel}`;
-  const neuronP = get<NeuronView>(path);
+  const neuronP = neuronView(analysis.id, site, channel);
   const images: Partial<Record<SetKey, ImageSet>> = {};
   let imageError: string | null = null;
   const imagesP = Promise.all(

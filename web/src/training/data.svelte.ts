@@ -1,8 +1,8 @@
 // What the training views read from the server: the run (/api/training), its scalars, and its
 // live progress (SSE /api/training/events). Views fetch their own windowed data (series,
 // anomalies, credit) and refetch when `train.version` moves.
-import { ApiError, get } from "../lib/api";
-import { app } from "../lib/state.svelte";
+import { ApiError, embedded, followTrainingRun, trainingInfo, trainingScalars } from "../lib/api";
+import { app, selectTrainingSite, setTrainingStat, setTrainingWindow } from "../lib/state.svelte";
 import type { TrainingInfo, TrainingProgress, TrainingScalars } from "../lib/types";
 import { clampWindow, followWindow } from "./window";
 
@@ -23,8 +23,8 @@ export function notAvailable(e: unknown): boolean {
 export async function loadTraining(): Promise<void> {
   try {
     const [info, scalars] = await Promise.all([
-      get<TrainingInfo>("/api/training"),
-      get<TrainingScalars>("/api/training/scalars"),
+      trainingInfo(),
+      trainingScalars(),
     ]);
     apply(info, scalars);
     train.error = null;
@@ -36,8 +36,9 @@ export async function loadTraining(): Promise<void> {
 function apply(info: TrainingInfo, scalars: TrainingScalars): void {
   const before = train.info?.snapshot_steps.length;
   const after = info.snapshot_steps.length;
-  app.training.window =
-    before === undefined ? clampWindow(app.training.window, after) : followWindow(app.training.window, before, after);
+  setTrainingWindow(
+    before === undefined ? clampWindow(app.training.window, after) : followWindow(app.training.window, before, after),
+  );
   train.info = info;
   train.scalars = scalars;
   // the newer of the two (an event may already have told of later snapshots)
@@ -51,29 +52,22 @@ function apply(info: TrainingInfo, scalars: TrainingScalars): void {
     };
   }
   if (app.training.site && !info.sites.some((s) => s.name === app.training.site)) {
-    app.training.site = null;
-    app.training.neuron = null;
+    selectTrainingSite(null);
   }
-  if (info.stats.length && !info.stats.includes(app.training.stat)) app.training.stat = info.stats[0];
+  if (info.stats.length && !info.stats.includes(app.training.stat)) setTrainingStat(info.stats[0]);
 }
 
 /** Follow the run while the page is open: each `update` event shows its progress at once and
  *  refetches the run and its scalars (debounced), then bumps `version`. Returns `stop`. */
 export function followTraining(debounceMs = 300): () => void {
-  if (typeof EventSource === "undefined" || window.__PATHLENS_EMBED__) return () => {};
-  let source: EventSource | null = null;
+  if (typeof EventSource === "undefined" || embedded()) return () => {};
   let timer: ReturnType<typeof setTimeout> | null = null;
-  let retry: ReturnType<typeof setTimeout> | null = null;
   let stopped = false;
-  let failures = 0;
 
   const refetch = async () => {
     timer = null;
     try {
-      const [info, scalars] = await Promise.all([
-        get<TrainingInfo>("/api/training"),
-        get<TrainingScalars>("/api/training/scalars"),
-      ]);
+      const [info, scalars] = await Promise.all([trainingInfo(), trainingScalars()]);
       if (stopped) return;
       apply(info, scalars);
       train.version++;
@@ -83,16 +77,11 @@ export function followTraining(debounceMs = 300): () => void {
     }
   };
 
-  const connect = () => {
-    if (stopped) return;
-    const current = new EventSource("/api/training/events");
-    source = current;
-    current.onopen = () => {
-      failures = 0;
-      train.live = true;
-    };
-    current.addEventListener("update", (e) => {
-      const p = JSON.parse((e as MessageEvent).data) as TrainingProgress;
+  const stop = followTrainingRun({
+    live: (open) => {
+      train.live = open;
+    },
+    update: (p) => {
       const known = train.info;
       train.progress = p;
       const changed =
@@ -104,19 +93,11 @@ export function followTraining(debounceMs = 300): () => void {
         if (timer) clearTimeout(timer);
         timer = setTimeout(refetch, debounceMs);
       }
-    });
-    current.onerror = () => {
-      train.live = current.readyState === EventSource.OPEN;
-      if (current.readyState !== EventSource.CLOSED || stopped) return; // the browser retries
-      if (++failures <= 10) retry = setTimeout(connect, 2000);
-    };
-  };
-  connect();
+    },
+  });
   return () => {
     stopped = true;
-    train.live = false;
-    source?.close();
+    stop();
     if (timer) clearTimeout(timer);
-    if (retry) clearTimeout(retry);
   };
 }

@@ -76,8 +76,3 @@ export function windowLabel(w: TrainingWindow | null, steps: readonly number[]):
   const all = isFull(w, steps.length) ? " (all)" : ` of ${steps.length}`;
   return `snapshots ${w.start}–${w.stop - 1}${all} · ${n} snapshot${n === 1 ? "" : "s"} · steps ${first}–${last}`;
 }
-
-/** The query string of a window: "&start=3&stop=18" (empty for none). */
-export function windowQuery(w: TrainingWindow | null): string {
-  return w ? `&start=${w.start}&stop=${w.stop}` : "";
-}

@@ -31,7 +31,6 @@ from pathlens.server._jobs import JobRunner
 from pathlens.server._security import (
     cross_site_refusal,
     host_refusal,
-    is_loopback,
     token_matches,
 )
 from pathlens.server._training import TrainingView

@@ -52,7 +52,17 @@ def load_images(
     label_key = next((k for k in ("labels", "y", "Y") if k in arrays), None)
     labels = None
     if label_key is not None:
-        labels = torch.as_tensor(np.asarray(arrays[label_key]).astype(np.int64)).flatten()
+        raw = np.asarray(arrays[label_key])
+        if raw.dtype.kind not in "iu" and not (
+            raw.dtype.kind == "f" and np.isfinite(raw).all() and (raw == np.round(raw)).all()
+        ):
+            raise PathlensError(
+                f"The labels in {path} are not whole class indices (dtype {raw.dtype}): store "
+                "them as integers."
+            )
+        labels = torch.as_tensor(raw.astype(np.int64)).flatten()
+        if labels.numel() and labels.min() < 0:
+            raise PathlensError(f"The labels in {path} include negative classes: {labels.min()}.")
         if len(labels) != len(images):
             raise PathlensError(
                 f"{path} has {len(images)} images but {len(labels)} labels: give one label "
@@ -64,6 +74,11 @@ def load_images(
 def _to_tensor(array: np.ndarray, input_shape: tuple[int, ...], source: str) -> torch.Tensor:
     if array.dtype.kind not in "uif":
         raise PathlensError(f"The images in {source} have dtype {array.dtype}, not numbers.")
+    if array.ndim < 2:
+        raise PathlensError(
+            f"The images in {source} are a {array.ndim}-d array of shape {tuple(array.shape)}; "
+            "give a stack of images [N, C, H, W], [N, H, W, C] or [N, H, W]."
+        )
     if len(array) == 0:
         raise PathlensError(f"{source} holds no images: the set is empty.")
     scaled = array.dtype == np.uint8

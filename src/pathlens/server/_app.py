@@ -35,12 +35,17 @@ from pathlens.server import _models as m
 from pathlens.server import _training_models as tm
 from pathlens.server._jobs import JobRunner
 from pathlens.server._schema import openapi_schema
+from pathlens.server._security import (
+    cross_site_refusal,
+    host_refusal,
+    token_matches,
+)
 from pathlens.server._training import TrainingView
 from pathlens.server._views import RunView
 
 STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "pathlens_token"
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+MAX_PENDING_JOBS = 8  # each job already uses every core: a longer queue only waits
 log = logging.getLogger("pathlens.server")
 
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>pathlens</title>
@@ -49,24 +54,19 @@ NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>pathlens</title>
 API answers under <a href="api/run">/api</a>.</p>"""
 
 
-ERRORS = {code: {"model": m.ApiError} for code in (400, 401, 403, 404, 422, 500)}
+ERRORS = {code: {"model": m.ApiError} for code in (400, 401, 403, 404, 415, 422, 429, 500)}
 STREAM = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}}
 
 
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
-
-
-def _host_name(header: str) -> str:
-    """The host of a Host header, without its port: "[::1]:80" -> "::1"."""
-    if header.startswith("["):
-        return header[1 : header.find("]")] if "]" in header else header
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-
-
-def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = True) -> FastAPI:
+def create_app(
+    run_dir: str | Path,
+    *,
+    token: str | None = None,
+    jobs: bool = True,
+    max_pending_jobs: int = MAX_PENDING_JOBS,
+) -> FastAPI:
     """The app over `run_dir`. With `token`, every request must carry it; without, requests
-    must come to a loopback host name."""
+    must come to a loopback host name. At most `max_pending_jobs` jobs wait or run at once."""
     view = RunView(run_dir, jobs=jobs)
     runner = JobRunner(view) if jobs else None
     training_views: list[TrainingView] = []
@@ -97,28 +97,26 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
     @app.middleware("http")
     async def guard(request: Request, call_next):
         if token is None:
-            host = _host_name(request.headers.get("host") or "")
-            if not is_loopback(host):
-                return _error(
-                    403,
-                    f"This server answers only requests to 127.0.0.1 or localhost, not {host!r}. "
-                    "To serve other machines, start it with --host and use the URL with the "
-                    "token that it prints.",
-                )
-            return await call_next(request)
-        given = (
-            request.query_params.get("token")
-            or request.cookies.get(TOKEN_COOKIE)
-            or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        )
-        if not given or not secrets.compare_digest(given, token):
-            return _error(
-                401,
-                "This server needs its token: open the URL that `pathlens serve` printed "
-                "(it ends in ?token=...).",
+            refusal = host_refusal(request.headers.get("host"))
+            if refusal is not None:
+                return _error(403, refusal)
+        else:
+            given = (
+                request.query_params.get("token")
+                or request.cookies.get(TOKEN_COOKIE)
+                or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             )
+            if not token_matches(given, token):
+                return _error(
+                    401,
+                    "This server needs its token: open the URL that `pathlens serve` printed "
+                    "(it ends in ?token=...).",
+                )
+        refusal = cross_site_refusal(request.method, request.headers)
+        if refusal is not None:
+            return _error(*refusal)
         response = await call_next(request)
-        if request.query_params.get("token"):
+        if token is not None and request.query_params.get("token"):
             response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
         return response
 
@@ -145,6 +143,11 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
     @app.exception_handler(HTTPException)
     async def http_error(_, exc: HTTPException):
         return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(OverflowError)
+    async def too_large(_, exc: OverflowError):
+        # an id beyond SQLite's 64-bit integers names nothing that can exist
+        return _error(404, "There is nothing with that id here (ids are 64-bit integers).")
 
     @app.exception_handler(Exception)
     async def bug(_, exc: Exception):
@@ -202,6 +205,13 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
     def submit(request: Annotated[m.AnyJobRequest, Body(discriminator="kind")]) -> dict:
         if runner is None:
             raise PathlensError("This server is read-only: it runs no jobs.")
+        pending = sum(j["status"] in ("queued", "running") for j in view.store().jobs())
+        if pending >= max_pending_jobs:
+            return _error(
+                429,
+                f"{pending} jobs are already waiting or running; wait for one to finish "
+                "before starting another.",
+            )
         return runner.submit(request.model_dump())
 
     @get("/api/jobs/{job_id}", response_model=m.Job)
@@ -270,6 +280,8 @@ def create_app(run_dir: str | Path, *, token: str | None = None, jobs: bool = Tr
     @app.get("/assets/{name:path}", include_in_schema=False)
     def asset(name: str):
         root = (STATIC / "assets").resolve()
+        if "\x00" in name:
+            raise NotFoundError("There is no front-end file with that name.")
         path = (root / name).resolve()
         if not path.is_relative_to(root) or not path.is_file():
             raise NotFoundError(f"There is no front-end file {name!r}.")

@@ -76,7 +76,8 @@ def test_datapath_subset_saves_a_datapath_of_the_chosen_images(explained):
     with RunStore(result.run, create=False) as run:
         assert load_datapath(run, subset.datapath_id) == subset.datapath
         images, _, meta = run.load_image_set(subset.image_set_id)
-        stored = run.load_image_set(result.analysis.links["A"]["image_set"])[0]
+        links = load_analysis(run, result.analysis_id).links
+        stored = run.load_image_set(links["A"]["image_set"])[0]
         assert {d["id"] for d in list_datapaths(run)} >= {subset.datapath_id}
     assert meta["indices"] == [0, 2] and images.equal(stored[[0, 2]])
     with pytest.raises(PathlensError, match="positions in set A"):

@@ -362,9 +362,10 @@ class RunStore:
     def analysis_body(self, analysis_id: int, kind: str | None = None) -> dict:
         """The JSON body of an analysis row (of `kind`, when given)."""
         row = self.query_one("SELECT body, kind FROM analyses WHERE id = ?", (analysis_id,))
-        if row is None or (kind is not None and row[1] != kind):
-            what = "analysis" if kind is None else f"{kind} analysis"
-            raise NotFoundError(f"There is no {what} {analysis_id} in {self.path}.")
+        if row is None:
+            raise NotFoundError(f"There is no analysis {analysis_id} in {self.path}.")
+        if kind is not None and row[1] != kind:
+            raise NotFoundError(f"Analysis {analysis_id} is a {row[1]} analysis, not {kind}.")
         return json.loads(row[0])
 
     def analyses(self) -> list[dict]:

@@ -10,46 +10,58 @@ import pytest
 PUBLIC = {
     "pathlens": [
         "Datapath", "Fidelity", "LoadedModel", "Network", "PathlensError", "PathlensWarning",
-        "Site", "Tracker", "__version__", "extract_datapath", "load_model", "open_run",
+        "Site", "Tracker", "__version__", "extract_datapath", "load_model", "open_run"
     ],
     "pathlens.datapath": [
-        "METHODS", "SCHEMA_VERSION", "Datapath", "DatapathMethod", "Fidelity", "SiteComparison",
-        "channel_contributions", "compare", "extract_datapath", "target_contributions",
+        "Datapath", "DatapathMethod", "Fidelity", "METHODS", "SCHEMA_VERSION", "SiteComparison",
+        "channel_contributions", "compare", "extract_datapath", "list_datapaths", "load_datapath",
+        "save_datapath", "target_contributions"
     ],
     "pathlens.attacks": [
-        "METHODS", "SETS", "AdversarialAnalysis", "AttackMethod", "AttackResult", "ErrorChannel",
-        "attack", "divergence_and_merge", "explain_adversarial", "neuron_arrays", "neuron_view",
-        "progress_to_target",
+        "AdversarialAnalysis", "AttackMethod", "AttackResult", "ErrorChannel", "METHODS", "SETS",
+        "attack", "divergence_and_merge", "explain_adversarial", "load_analysis", "neuron_arrays",
+        "neuron_view", "progress_to_target", "save_analysis"
     ],
     "pathlens.mechanism": [
         "Bundle", "EdgeBundles", "Mechanism", "ReceptiveField", "SiteClusters", "SiteMechanism",
-        "TopPatches", "activation_maps", "activation_maximization", "analyze", "bundle_edge",
-        "channel_features", "cluster_channels", "cluster_matrices", "direct_contributions",
-        "receptive_field", "top_patches",
+        "TopPatches", "activation_maps", "activation_maximization", "analyze", "arrange_channels",
+        "bundle_edge", "channel_features", "cluster_channels", "cluster_matrices",
+        "direct_contributions", "list_mechanisms", "load_mechanism", "mechanism_array",
+        "mechanism_summary", "receptive_field", "save_mechanism", "top_patches"
     ],
     "pathlens.model": [
-        "LoadedModel", "Network", "Site", "load_model", "load_weights", "register_model_prefix",
+        "LoadedModel", "Network", "Site", "load_model", "load_weights", "register_model_prefix"
     ],
     "pathlens.store": [
-        "DB_NAME", "SCHEMA_VERSION", "RunModel", "RunStore", "load_run_model", "remember_model",
+        "DB_NAME", "RunStore", "SCHEMA_VERSION"
     ],
     "pathlens.training": [
-        "NEURON_FLAGS", "RUN_FLAGS", "STATS", "ConvVAE", "DCGANDiscriminator", "DCGANGenerator",
+        "ConvVAE", "DCGANDiscriminator", "DCGANGenerator", "NEURON_FLAGS", "RUN_FLAGS", "STATS",
         "Tracker", "TrainingRun", "credit", "dcgan_init", "detect", "explain", "gan_case",
         "open_run", "reduce_series", "sample_polylines", "train_dcgan", "train_vae", "vae_case",
-        "worst_neuron",
+        "worst_neuron"
     ],
     "pathlens.data": [
-        "CLASS_NAMES", "Dataset", "class_index", "fashion_mnist", "load_images", "sample_images",
+        "CLASS_NAMES", "Dataset", "class_index", "fashion_mnist", "load_images", "sample_images"
     ],
     "pathlens.demo": [
-        "ARCHITECTURES", "MODELS", "BasicBlock", "DemoCNN", "DemoResNet", "class_images", "info",
-        "load", "weights_path",
+        "ARCHITECTURES", "BasicBlock", "DemoCNN", "DemoResNet", "MODELS", "class_images", "info",
+        "load", "weights_path"
     ],
     "pathlens.server": [
-        "RunView", "create_app", "is_loopback", "new_token", "running", "write_report",
+        "RunView", "api_schema", "create_app", "is_loopback", "new_token", "running", "write_report"
     ],
-    "pathlens.errors": ["NotFoundError", "PathlensError", "PathlensWarning"],
+    "pathlens.errors": [
+        "NotFoundError", "PathlensError", "PathlensWarning"
+    ],
+    "pathlens.workflows": [
+        "EXPLAIN_STAGES", "EXTRACT_STAGES", "ExplainRequest", "ExplainResult", "ExtractRequest",
+        "ExtractResult", "MECHANISM_STAGES", "MechanismRequest", "MechanismResult", "Progress",
+        "ProgressEvent", "RequestError", "RunModel", "SUBSET_STAGES", "Stage", "SubsetRequest",
+        "SubsetResult", "TRAIN_STAGES", "TrainCaseRequest", "TrainCaseResult", "case_defaults",
+        "datapath_subset", "explain", "extract", "load_run_model", "mechanism", "remember_model",
+        "train_case"
+    ],
 }  # fmt: skip
 
 

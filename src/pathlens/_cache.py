@@ -1,22 +1,10 @@
-"""The user's cache folder and atomic file writes."""
+"""Atomic file writes."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-
-
-def cache_dir() -> Path:
-    """``$PATHLENS_CACHE``, else ``$XDG_CACHE_HOME/pathlens``, else ``~/.cache/pathlens``."""
-    env = os.environ.get("PATHLENS_CACHE")
-    if env:
-        path = Path(env).expanduser()
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        path = Path(base) / "pathlens"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -12,6 +12,8 @@ from rich.table import Table
 
 import pathlens
 from pathlens._progress import progress_bar
+from pathlens.attacks import METHODS as ATTACK_METHODS
+from pathlens.datapath import METHODS as DATAPATH_METHODS
 from pathlens.errors import PathlensError
 from pathlens.workflows import ProgressEvent, RequestError
 
@@ -177,9 +179,7 @@ def extract(
     model: str = typer.Option("demo:resnet", "--model", "-m", help=MODEL_HELP),
     weights: Path | None = typer.Option(None, help="State dict for the model (torch.save)."),
     input_shape: str | None = typer.Option(None, help="One input's shape, e.g. 1,28,28."),
-    method: str = typer.Option(
-        "gates", help="gates, activation, gradxact, conductance, random or cdrp."
-    ),
+    method: str = typer.Option("gates", help=f"Datapath method: {', '.join(DATAPATH_METHODS)}."),
     target: str | None = typer.Option(
         None, help="Class to keep (index or name); default: each image's own prediction."
     ),
@@ -253,7 +253,7 @@ def adversarial(
     images: Path | None = typer.Option(
         None, help="Labelled images (.npz with images and labels); default: the demo test set."
     ),
-    attack: str = typer.Option("pgd", help="fgsm, pgd, pgd-l2, mifgsm, cw or deepfool."),
+    attack: str = typer.Option("pgd", help=f"Attack: {', '.join(ATTACK_METHODS)}."),
     adversarial_images: Path | None = typer.Option(
         None,
         "--adversarial",
@@ -325,7 +325,7 @@ def demo(
     out_dir: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run folder to use."),
     port: int = typer.Option(8765, help="Port of the web app."),
 ) -> None:
-    """Run the embedded demo: train (first time) or load the demo ResNet, explain why PGD
+    """Run the embedded demo: load the shipped demo ResNet, explain why PGD
     turns ankle boots into sneakers, and serve the analysis in the browser."""
     from pathlens import demo as demo_models
     from pathlens.store import RunStore

@@ -379,7 +379,6 @@ class RunStore:
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-
 def _statements(script: str) -> list[str]:
     """The statements of a migration script (no string literal in them holds a ';')."""
     return [part.strip() for part in script.split(";") if part.strip()]

@@ -70,7 +70,11 @@ def test_every_method_keeps_every_prediction(request, test_set, model_name, meth
     net = request.getfixturevalue(f"{model_name}_net")
     images = class_set(net, test_set, 7, 4)
     control = control_for(test_set, 7, 32)
-    datapath = extract_datapath(net, images, method=method, control=control)
+    # Sufficiency and specificity are what every method must meet here. The necessity target
+    # is not: a per-site ranker on the 4-site CNN may keep a set whose removal leaves redundant
+    # routes intact (necessity 1.0 with the shipped weights), which is a finding about the
+    # baseline, not a failure to keep predictions; gates' necessity is tested below.
+    datapath = extract_datapath(net, images, method=method, control=control, max_necessity=None)
     sufficiency, specificity, _ = recompute(net, datapath, images, control)
     assert sufficiency == 1.0
     assert specificity >= 0.9

@@ -127,19 +127,8 @@ def extract_datapath(
         gates, ok = search_per_site(problem, scores)
     fidelity = problem.fidelity(gates)
     if not ok:
-        warnings.warn(
-            f"No datapath reached sufficiency {agreement:.2f}"
-            + (f" with specificity {specificity:.2f}" if problem.n_control else "")
-            + f"; returning the best found (sufficiency {fidelity.sufficiency:.2f}"
-            + (
-                f", specificity {fidelity.specificity:.2f})."
-                if fidelity.specificity is not None
-                else ")."
-            )
-            + " A target class the model never predicts for these images cannot be kept.",
-            PathlensWarning,
-            stacklevel=2,
-        )
+        warnings.warn(_shortfall(fidelity, agreement, specificity, max_necessity,
+                                 problem.n_control), PathlensWarning, stacklevel=2)  # fmt: skip
     datapath = Datapath(
         channels={n: torch.nonzero(g).flatten().tolist() for n, g in gates.items()},
         scores={n: [round(float(v), 6) for v in s] for n, s in scores.items()},
@@ -185,3 +174,20 @@ def _targets(target, top1: torch.Tensor, n_classes: int) -> torch.Tensor:
     if t.min() < 0 or t.max() >= n_classes:
         raise PathlensError(f"target classes must be in 0..{n_classes - 1}; got {t.tolist()}.")
     return t
+
+
+def _shortfall(fidelity, agreement, specificity, max_necessity, n_control) -> str:
+    """What no mask reached, naming every target and the best mask's numbers."""
+    wanted = [f"sufficiency {agreement:.2f}"]
+    found = [f"sufficiency {fidelity.sufficiency:.2f}"]
+    if n_control:
+        wanted.append(f"specificity {specificity:.2f}")
+        found.append(f"specificity {fidelity.specificity:.2f}")
+    if max_necessity is not None:
+        wanted.append(f"necessity at most {max_necessity:.2f}")
+        found.append(f"necessity {fidelity.necessity:.2f}")
+    return (
+        f"No datapath reached {', '.join(wanted)}; returning the best found "
+        f"({', '.join(found)}). A target class the model never predicts for these images "
+        "cannot be kept; a model with redundant routes may need max_necessity=None."
+    )

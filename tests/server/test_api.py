@@ -1,8 +1,9 @@
 """The JSON API of `pathlens serve`, over a real run folder and a real server on 127.0.0.1."""
 
 import base64
-import hashlib
 import json
+import subprocess
+import sys
 
 import httpx
 import numpy as np
@@ -110,12 +111,17 @@ def test_neuron_view_carries_the_real_maps_and_features(api, analysis, stored, d
 
 
 def _run_bytes(run_dir) -> dict[str, str]:
-    """A digest of every file of the run's database (the WAL included)."""
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(run_dir.glob("run.sqlite*"))
-        if not p.name.endswith("-shm")  # readers' shared-memory index, not data
-    }
+    """A digest of every file of the run's database (the WAL included), read in another
+    process: closing a file this process opened on the live database would drop the POSIX
+    locks that the server's connections in this process hold (they are per process)."""
+    script = (
+        "import hashlib, json, pathlib, sys; d = pathlib.Path(sys.argv[1]); "
+        "print(json.dumps({p.name: hashlib.sha256(p.read_bytes()).hexdigest() "
+        "for p in sorted(d.glob('run.sqlite*')) if not p.name.endswith('-shm')}))"
+    )  # the -shm file is the readers' shared-memory index, not data
+    out = subprocess.run([sys.executable, "-c", script, str(run_dir)], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    return json.loads(out.stdout)
 
 
 def test_a_get_never_writes_to_the_run(api, analysis, stored, demo_run):

@@ -14,7 +14,7 @@ from pathlens.server import create_app, running
 BAD_IDS = ["-1", "0", "999999", "9223372036854775808", "99999999999999999999999", "abc", "1.5",
            "1e3", "0x10", "%00", "%F0%9F%92%A9", "9" * 400]  # fmt: skip
 BAD_SITES = ["nope", "..%2F..%2Frun.sqlite", "%00", "a" * 5000, "stem.2%00", "%E2%80%AE"]
-BAD_CHANNELS = ["-1", "99999", "9223372036854775808", "x", "1.0"]
+BAD_CHANNELS = ["-1", "99999", "9223372036854775808", "x", "1.5"]
 
 
 def analysis_requests() -> list[tuple[str, str, dict]]:
@@ -48,7 +48,7 @@ def analysis_requests() -> list[tuple[str, str, dict]]:
         '{"kind": "adversarial", "source": 9, "target": 7, "eps": -0.1}',
         '{"kind": "adversarial", "source": 9, "target": 7, "eps": NaN}',
         '{"kind": "adversarial", "source": 9, "target": 7, "eps": Infinity}',
-        '{"kind": "adversarial", "source": 9, "target": 7, "eps": "0.1"}',
+        '{"kind": "adversarial", "source": 9, "target": 7, "eps": "ten"}',
         '{"kind": "adversarial", "source": 9, "target": 7, "n": -5}',
         '{"kind": "adversarial", "source": 9, "target": 7, "n": 1e9}',
         '{"kind": "adversarial", "source": 9, "target": 7, "n": true}',

@@ -10,7 +10,8 @@ from fastapi.routing import APIRoute
 from torch import nn
 
 from pathlens import Tracker
-from pathlens.mechanism import analyze
+from pathlens.attacks import load_analysis
+from pathlens.mechanism import analyze, save_mechanism
 from pathlens.server import RunView, api_schema, create_app, running
 from pathlens.server._training import TrainingView
 from pathlens.store import RunStore
@@ -31,7 +32,7 @@ def other_run(tmp_path_factory, cnn_net, test_set):
         cnn_net, test_set.images[:200], test_set.labels[:200], k_max=3, contribution_images=16
     )
     with RunStore(path) as run:
-        run.save_mechanism(mechanism, name="test")
+        save_mechanism(run, mechanism, name="test")
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 12), nn.ReLU(), nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 2))
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -103,7 +104,7 @@ def test_every_analysis_answer_is_its_view_exactly(demo_server, demo_run):
     }
     # a channel whose maximisation image is stored: the view needs no model for it
     with RunStore(demo_run, create=False) as run:
-        stored = run.load_analysis(aid)
+        stored = load_analysis(run, aid)
     error = next(
         e for e in stored.error_channels if f"maximize/{e.site}/{e.channel}" in stored.neurons
     )

@@ -1,0 +1,42 @@
+"""Argument checks shared by the public functions: each refuses a bad value with a
+`PathlensError` that names the argument, before any work is done."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+from pathlens.errors import PathlensError
+
+
+def check_count(name: str, value: Any, least: int = 1) -> int:
+    """`value` as an int if it is a whole number >= `least` (True is not a count)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
+        raise PathlensError(f"{name} must be a whole number >= {least}, not {value!r}.")
+    return int(value)
+
+
+def check_number(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+) -> float:
+    """`value` as a float if it is finite and within [low, high] ((low, high] if `low_open`)."""
+    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(float(value))
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            bounds.append(f"<= {high:g}")
+        where = f" {' and '.join(bounds)}" if bounds else ""
+        raise PathlensError(f"{name} must be a finite number{where}, not {value!r}.")
+    return float(value)

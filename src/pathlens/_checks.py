@@ -13,7 +13,7 @@ from pathlens.errors import PathlensError
 def check_count(name: str, value: Any, least: int = 1) -> int:
     """`value` as an int if it is a whole number >= `least` (True is not a count)."""
     if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
-        raise PathlensError(f"{name} must be a whole number >= {least}, not {value!r}.")
+        raise PathlensError(f"{name} must be a whole number, at least {least}; not {value!r}.")
     return int(value)
 
 

@@ -436,7 +436,29 @@ def _serve(run_dir: Path, host: str, port: int, *, jobs: bool = True) -> None:
     if token:
         out.print("[yellow]Anyone with this URL can use the app; share it with care.[/]")
     out.print("press Ctrl+C to stop")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        # a bounded graceful shutdown: an open progress stream must not hold Ctrl+C up
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl+C it handled; stopping is what the user asked for
+    finally:
+        _stop_jobs(app)
+    out.print("stopped")
+
+
+def _stop_jobs(app) -> None:
+    """End the running job (it becomes "interrupted") before the interpreter exits: a
+    worker thread still inside torch at exit aborts the process ("terminate called ...")."""
+    runner = getattr(app.state, "runner", None)
+    if runner is None or runner.stop():
+        return
+    err.print(
+        "[yellow]warning:[/] the running job did not stop in time; it is marked interrupted.",
+        highlight=False,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)  # skip the interpreter's teardown, which the busy thread would abort
 
 
 @command

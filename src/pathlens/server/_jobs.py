@@ -5,7 +5,8 @@ is a call of a workflow (`pathlens.workflows`). A job's record lives in the run'
 table; its progress events, turned from `ProgressEvent`s into the JSON the browser reads,
 also stay in memory so that Server-Sent Events streams can follow it: those of unfinished
 jobs and of the last `KEPT_FINISHED` finished ones (a datapath job's events carry every
-site's gates, megabytes each; a finished job's last progress is in its record).
+site's gates at each step, megabytes per job; a finished job's last progress is in its
+record).
 
 `stop()` cancels: the running job's next progress event raises `_Interrupted`, which ends it
 as "interrupted", and the worker thread is joined, so that the process never exits with a
@@ -152,10 +153,6 @@ class JobRunner:
         self.view.store().interrupt_unfinished_jobs()
         with self._changed:
             self._changed.notify_all()
-        return not self._thread.is_alive()
-
-    @property
-    def stopped(self) -> bool:
         return not self._thread.is_alive()
 
     def _run(self, job_id: int) -> None:

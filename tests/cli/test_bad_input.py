@@ -54,12 +54,14 @@ def bad_commands(images: str, tmp: str) -> list[tuple[list[str], str]]:
         (["demo", "--out", run_dir, "--port", "70000"], "--port 70000"),
         (["report", tmp, "--out", f"{tmp}/missing/deeper/x.html"], "does not exist"),
         (["report", tmp, "--out", tmp], "is a folder"),
+        (["extract", "--images", f"{tmp}/scalar.npz", "--out", run_dir], "0-d array"),
         (["sites", "--model", "a:b:c"], "'a:b:c'"),
         (["sites", "--model", "[bold]pkg:f"], "'[bold]pkg'"),
     ]
 
 
 def test_bad_input_is_a_message_with_exit_code_2(images, tmp_path):
+    np.savez(tmp_path / "scalar.npz", images=np.array(3.0))
     cases = bad_commands(images, str(tmp_path))
     for args, expected in cases:
         code, output = run(*args)

@@ -54,7 +54,7 @@ def bad_commands(images: str, tmp: str) -> list[tuple[list[str], str]]:
         (["demo", "--out", run_dir, "--port", "70000"], "--port 70000"),
         (["report", tmp, "--out", f"{tmp}/missing/deeper/x.html"], "does not exist"),
         (["report", tmp, "--out", tmp], "is a folder"),
-        (["extract", "--images", f"{tmp}/scalar.npz", "--out", run_dir], "0-d array"),
+        (["extract", "--images", f"{tmp}/scalar.npz", "--out", f"{tmp}/r0"], "0-d array"),
         (["sites", "--model", "a:b:c"], "'a:b:c'"),
         (["sites", "--model", "[bold]pkg:f"], "'[bold]pkg'"),
     ]

@@ -32,11 +32,13 @@ def check_number(
     if ok and high is not None:
         ok = value <= high
     if not ok:
-        bounds = []
-        if low is not None:
-            bounds.append(f"{'>' if low_open else '>='} {low:g}")
-        if high is not None:
-            bounds.append(f"<= {high:g}")
-        where = f" {' and '.join(bounds)}" if bounds else ""
-        raise PathlensError(f"{name} must be a finite number{where}, not {value!r}.")
+        if low is not None and high is not None:
+            where = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+        elif low is not None:
+            where = f"{'>' if low_open else '>='} {low:g}"
+        elif high is not None:
+            where = f"<= {high:g}"
+        else:
+            where = "a number"
+        raise PathlensError(f"{name} must be {where} (a finite number), not {value!r}.")
     return float(value)

@@ -249,7 +249,9 @@ def explain_adversarial(
         if isinstance(cls, torch.Tensor) and cls.numel() == 1 and not cls.is_floating_point():
             cls = int(cls)
         if isinstance(cls, bool) or not isinstance(cls, Integral) or not 0 <= cls < n_classes:
-            raise PathlensError(f"{name} must be a class index in 0..{n_classes - 1}, not {cls!r}.")
+            raise PathlensError(
+                f"The {name} class {cls!r} is not in 0..{n_classes - 1}: give a class index."
+            )
     source, target = int(source), int(target)
     if source == target:
         raise PathlensError("The source and target classes are the same: pick two classes.")

@@ -1,11 +1,12 @@
 """Memory of a real `pathlens serve` process over many jobs: does it return near its
 baseline once the jobs have ended (bounded job events and view caches)?
 
-A run with one small adversarial analysis of the demo ResNet is made in a temporary folder;
+A run with one small adversarial analysis of a demo model (the CNN by default: the
+2-core machine runs 20 jobs of it in minutes) is made in a temporary folder;
 the server then runs `--jobs` datapath-subset jobs (2 images each) one after another, and
 the server process's resident memory (VmRSS, peak VmHWM, from /proc) is printed.
 
-Run: .venv/bin/python benchmarks/server_memory.py [--jobs 20]
+Run: .venv/bin/python -u benchmarks/server_memory.py [--jobs 20] [--model resnet]
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ from pathlens.store import RunStore
 from pathlens.workflows import remember_model
 
 
-def make_run(path: Path) -> tuple[int, int]:
+def make_run(path: Path, model: str) -> tuple[int, int]:
     """The run folder and its analysis: (analysis id, images in set A)."""
-    net = Network(demo.load("resnet"), torch.zeros(1, 1, 28, 28))
+    net = Network(demo.load(model), torch.zeros(1, 1, 28, 28))
     test = fashion_mnist("test")
     analysis = explain_adversarial(
         net, test.images, test.labels, 9, 7, n=8, patch_images=300, n_maximize=2
     )
     with RunStore(path) as run:
-        remember_model(run, net, spec="demo:resnet", weights=None, classes=CLASS_NAMES,
+        remember_model(run, net, spec=f"demo:{model}", weights=None, classes=CLASS_NAMES,
                        data=None)  # fmt: skip
         analysis_id = save_analysis(run, analysis, name="ankle-boot->sneaker")
     return analysis_id, analysis.sets["A"]["size"]
@@ -74,13 +75,14 @@ def wait_done(url: str, job_id: int, pid: int, peak: list[float]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=20)
+    parser.add_argument("--model", choices=("cnn", "resnet"), default="cnn")
     args = parser.parse_args()
     warnings.simplefilter("ignore", PathlensWarning)
     print(f"date {date.today()}, {platform.machine()}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}, load average at start {os.getloadavg()[0]:.2f}\n")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
-        analysis_id, size = make_run(run_dir)
+        analysis_id, size = make_run(run_dir, args.model)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
@@ -111,7 +113,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"{args.jobs} datapath-subset jobs (2 images of set A each, demo:resnet) in "
+    print(f"{args.jobs} datapath-subset jobs (2 images of set A each, demo:{args.model}) in "
           f"{seconds:.0f} s\n")  # fmt: skip
     print("| when | server RSS (MB) |")
     print("|---|---:|")

@@ -124,10 +124,10 @@ class ExtractRequest:
     def __post_init__(self):
         from pathlens.datapath import METHODS
 
+        _out(self)  # first: where results go is wrong whatever the inputs are
         _existing(self, "images", "an .npz (images, optional labels) or a folder of images")
         if self.images is None:
             _fail("images", "is required: give an .npz or a folder of images.")
-        _out(self)
         _model(self)
         _one_of(self, "method", METHODS)
         if str(self.control) not in ("auto", "none"):

@@ -12,9 +12,13 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from numbers import Integral
 
 import torch
 
+from pathlens._checks import check_count
+from pathlens.attacks._attack import METHODS as ATTACKS
+from pathlens.attacks._attack import _check_eps
 from pathlens.attacks._attack import attack as run_attack
 from pathlens.datapath import (
     Datapath,
@@ -237,12 +241,18 @@ def explain_adversarial(
     >>> analysis.divergence, analysis.merge
     ('layer2.0.bn2', 'layer3.0.relu1')
     """
+    _check_settings(attack, eps, n, min_set, n_control, patch_images, n_maximize, adversarial)
     emit = callback or (lambda event: None)
     timing: dict[str, float] = {}
     n_classes = net.predict(images[:1])[0].shape[1]
     for name, cls in (("source", source), ("target", target)):
-        if not 0 <= int(cls) < n_classes:
-            raise PathlensError(f"The {name} class {cls} is not in 0..{n_classes - 1}.")
+        if isinstance(cls, torch.Tensor) and cls.numel() == 1 and not cls.is_floating_point():
+            cls = int(cls)
+        if isinstance(cls, bool) or not isinstance(cls, Integral) or not 0 <= cls < n_classes:
+            raise PathlensError(
+                f"The {name} class {cls!r} is not in 0..{n_classes - 1}: give a class index."
+            )
+    source, target = int(source), int(target)
     if source == target:
         raise PathlensError("The source and target classes are the same: pick two classes.")
     images = net.check_inputs(images)
@@ -384,3 +394,17 @@ def explain_adversarial(
     analysis.neurons = neurons
     emit({"stage": "done", "analysis": analysis})
     return analysis
+
+
+def _check_settings(attack, eps, n, min_set, n_control, patch_images, n_maximize, adversarial):
+    """Refuse bad settings before the first forward pass: a negative count would otherwise
+    run for minutes before anything noticed."""
+    if adversarial is None:
+        if attack not in ATTACKS:
+            raise PathlensError(f"Unknown attack {attack!r}: give one of {', '.join(ATTACKS)}.")
+        _check_eps(eps, ATTACKS[attack].norm)
+    check_count("n", n)
+    check_count("min_set", min_set)
+    check_count("n_control", n_control)
+    check_count("patch_images", patch_images)
+    check_count("n_maximize", n_maximize, least=0)

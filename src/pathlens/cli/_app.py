@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import pathlens
@@ -28,8 +29,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# emoji=False: a user's text such as the model spec 'a:b:c' holds ':b:', an emoji code to
+# rich; user text printed inside markup also goes through `escape`.
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
+
+PORTS = (1, 65535)
 
 MODEL_HELP = (
     "Model to analyse: demo:cnn, demo:resnet, or package.module:factory (a function that "
@@ -60,7 +65,7 @@ def command(fn):
         try:
             return fn(*args, **kwargs)
         except PathlensError as exc:
-            err.print(f"[bold red]error:[/] {_in_cli_words(exc)}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(_in_cli_words(exc))}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
@@ -73,9 +78,9 @@ def command(fn):
             log = Path(os.environ.get("TMPDIR", "/tmp")) / "pathlens-error.log"
             log.write_text(traceback.format_exc())
             err.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-                f"This is a bug in pathlens, not in your input. The traceback is in {log}; "
-                "please report it (set PATHLENS_DEBUG=1 to see it here).",
+                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
+                "This is a bug in pathlens, not in your input. The traceback is in "
+                f"{escape(str(log))}; please report it (set PATHLENS_DEBUG=1 to see it here).",
                 highlight=False,
             )
             raise typer.Exit(1) from None
@@ -116,7 +121,7 @@ def workflow_bar(bar, description: str):
 def _warned(caught) -> None:
     for w in caught:
         if issubclass(w.category, pathlens.PathlensWarning):
-            err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+            err.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
@@ -164,10 +169,10 @@ def sites(
     """List the gating sites of a model: segment, name, kind and channel count, in forward order."""
     loaded = pathlens.load_model(model, weights, parse_shape(input_shape))
     net = pathlens.Network(loaded.model, loaded.example_input, sites=site or "auto")
-    out.print(_sites_table(net, f"{model}: {len(net.sites)} sites"))
+    out.print(_sites_table(net, f"{escape(model)}: {len(net.sites)} sites"))
     out.print(f"graph from {net.graph_source}; {len(net.edges)} edges between sites")
     for a, b in net.edges:
-        out.print(f"  {a} -> {b}", highlight=False)
+        out.print(f"  {escape(a)} -> {escape(b)}", highlight=False)
 
 
 @command
@@ -212,7 +217,8 @@ def extract(
     _warned(caught)
     _print_datapath(result.net, result.datapath, result.classes)
     out.print(
-        f"saved datapath {result.datapath_id} and image set {result.image_set_id} in {out_dir}",
+        f"saved datapath {result.datapath_id} and image set {result.image_set_id} in "
+        f"{escape(str(out_dir))}",
         highlight=False,
     )
 
@@ -276,13 +282,14 @@ def adversarial(
     with progress_bar() as bar:
         result = explain(request, progress=workflow_bar(bar, "adversarial analysis"))
     _print_analysis(result.analysis, result.classes)
-    out.print(f"saved analysis {result.analysis_id} in {out_dir}", highlight=False)
+    out.print(f"saved analysis {result.analysis_id} in {escape(str(out_dir))}", highlight=False)
 
 
 def _print_analysis(analysis, classes) -> None:
     a = analysis
     out.print(
-        f"[bold]{classes[a.source]} -> {classes[a.target]}[/]: attack {a.attack['method']} "
+        f"[bold]{escape(classes[a.source])} -> {escape(classes[a.target])}[/]: attack "
+        f"{a.attack['method']} "
         f"succeeded on {a.attack['success_rate']:.0%} of {a.attack['attempted']} images; sets "
         f"A (adversarial) {a.sets['A']['size']}, B (source) {a.sets['B']['size']}, "
         f"C (target) {a.sets['C']['size']}"
@@ -331,6 +338,8 @@ def demo(
     from pathlens.store import RunStore
     from pathlens.workflows import ExplainRequest, explain
 
+    if serve:
+        _check_port_number(port)  # before minutes of analysis, not after
     name = f"{DEMO_PAIR[0]}->{DEMO_PAIR[1]}"
     with RunStore(out_dir) as run:
         done = [a for a in run.analyses() if a["name"] == name]
@@ -341,7 +350,10 @@ def demo(
         f"(weights in {demo_models.weights_path('resnet')})"
     )
     if done:
-        out.print(f"analysis {name} is already in {out_dir} (delete the folder to redo it)")
+        out.print(
+            f"analysis {name} is already in {escape(str(out_dir))} (delete the folder to redo it)",
+            highlight=False,
+        )
     else:
         out.print(f"\n[bold]Why PGD (eps 0.1) makes the demo ResNet see {name}[/]")
         request = ExplainRequest(source=DEMO_PAIR[0], target=DEMO_PAIR[1], out=out_dir,
@@ -352,7 +364,8 @@ def demo(
     if serve:
         _serve(out_dir, "127.0.0.1", port)
     else:
-        out.print(f"results in {out_dir}; see them with `pathlens serve {out_dir}`")
+        shown = escape(str(out_dir))
+        out.print(f"results in {shown}; see them with `pathlens serve {shown}`", highlight=False)
 
 
 @command
@@ -372,10 +385,23 @@ def serve(
     _serve(run_dir, host, port, jobs=jobs)
 
 
+def _check_port_number(port: int) -> None:
+    if not PORTS[0] <= port <= PORTS[1]:
+        raise PathlensError(
+            f"--port {port} is not a port to listen on: give a number in {PORTS[0]}..{PORTS[1]} "
+            "(e.g. 8765)."
+        )
+
+
 def _check_port(host: str, port: int) -> None:
-    """Fail with a clear message now, rather than with uvicorn's log line later."""
+    """Fail with a clear message now, rather than with uvicorn's log line later.
+
+    Port 0 ("any free port" to the OS) is refused too: the printed URL must name the port.
+    """
     import errno
     import socket
+
+    _check_port_number(port)
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -403,11 +429,36 @@ def _serve(run_dir: Path, host: str, port: int, *, jobs: bool = True) -> None:
     shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
     shown = f"[{shown}]" if ":" in shown else shown
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    out.print(f"[bold]pathlens[/] serving {run_dir} at [link={url}]{url}[/link]", highlight=False)
+    out.print(
+        f"[bold]pathlens[/] serving {escape(str(run_dir))} at [link={url}]{escape(url)}[/link]",
+        highlight=False,
+    )
     if token:
         out.print("[yellow]Anyone with this URL can use the app; share it with care.[/]")
     out.print("press Ctrl+C to stop")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        # a bounded graceful shutdown: an open progress stream must not hold Ctrl+C up
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl+C it handled; stopping is what the user asked for
+    finally:
+        _stop_jobs(app)
+    out.print("stopped")
+
+
+def _stop_jobs(app) -> None:
+    """End the running job (it becomes "interrupted") before the interpreter exits: a
+    worker thread still inside torch at exit aborts the process ("terminate called ...")."""
+    runner = getattr(app.state, "runner", None)
+    if runner is None or runner.stop():
+        return
+    err.print(
+        "[yellow]warning:[/] the running job did not stop in time; it is marked interrupted.",
+        highlight=False,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)  # skip the interpreter's teardown, which the busy thread would abort
 
 
 @command
@@ -420,6 +471,7 @@ def report(
     """Write one self-contained HTML file with the run's views (no server, no network)."""
     from pathlens.server import write_report
 
+    _check_report_file(out_file)
     with progress_bar() as bar:
         task = bar.add_task("report", total=None, status="collecting views")
 
@@ -428,10 +480,22 @@ def report(
 
         facts = write_report(run_dir, out_file, progress=moved)
     out.print(
-        f"wrote {out_file} ({facts['bytes'] / 1e6:.1f} MB, {facts['answers']} views); open it "
+        f"wrote {escape(str(out_file))} ({facts['bytes'] / 1e6:.1f} MB, {facts['answers']} views); "
+        "open it "
         "in a browser, no server needed",
         highlight=False,
     )
+
+
+def _check_report_file(out_file: Path) -> None:
+    """The report goes into a folder that exists: a typo must not create folders anywhere."""
+    if out_file.is_dir():
+        raise PathlensError(f"--out {out_file} is a folder: give the HTML file to write.")
+    if not out_file.parent.is_dir():
+        raise PathlensError(
+            f"--out {out_file}: the folder {out_file.parent} does not exist. Create it first "
+            "or give a file in an existing folder."
+        )
 
 
 @command
@@ -469,7 +533,9 @@ def mechanism(
     with progress_bar() as bar:
         done = run_mechanism(request, progress=workflow_bar(bar, "mechanism"))
     result = done.mechanism
-    table = Table(title=f"mechanism of {model} over {done.n_images} images", title_justify="left")
+    table = Table(
+        title=f"mechanism of {escape(model)} over {done.n_images} images", title_justify="left"
+    )
     for col in ("#", "site", "channels", "clusters", "silh.", "cluster sizes", "edges in",
                 "bundles/pairs in"):  # fmt: skip
         table.add_column(col, justify="left" if col in ("site", "cluster sizes") else "right")
@@ -491,7 +557,7 @@ def mechanism(
     out.print(table)
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in result.timing.items())
     out.print(f"time: {seconds}", highlight=False)
-    out.print(f"saved mechanism {done.mechanism_id} in {out_dir}", highlight=False)
+    out.print(f"saved mechanism {done.mechanism_id} in {escape(str(out_dir))}", highlight=False)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pathlens.cli._app import command, err, out, progress_bar, workflow_bar
@@ -54,7 +55,7 @@ def train_demo(
         done = train_case(request, progress=workflow_bar(bar, f"training {model}"))
     for w in caught:
         if issubclass(w.category, PathlensWarning):
-            err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+            err.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)
     result, out_dir = done.report, done.run
     shown = ", ".join(f"{k} {v}" for k, v in result["config"].items())
     out.print(f"configuration: {shown}", highlight=False)
@@ -68,7 +69,8 @@ def train_demo(
             highlight=False,
         )
         print_trace(result["next"]["worst"], result["next"]["credit"])
-    out.print(f"run folder {out_dir}; see it with `pathlens serve {out_dir}`", highlight=False)
+    shown = escape(str(out_dir))
+    out.print(f"run folder {shown}; see it with `pathlens serve {shown}`", highlight=False)
 
 
 def print_report(report: dict) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import torch
 import torch.nn.functional as F
 
 from pathlens._torch import forward_with_grad
 from pathlens.datapath._datapath import Datapath
+from pathlens.errors import PathlensError
 from pathlens.model import Network
 
 
@@ -70,6 +72,14 @@ def channel_contributions(
     differentiates the real forward.
     """
     edges = net.edges if edges is None else edges
+    for name in {name for edge in edges for name in edge} | set(channels):
+        net.site(name)  # a PathlensError naming an unknown site
+    missing = [name for edge in edges for name in edge if name not in channels]
+    if missing:
+        raise PathlensError(
+            f"channels has no entry for site {missing[0]!r}: give the kept channels of every "
+            "site on the edges."
+        )
     x, _, outputs = forward_with_grad(net.model, images, {name for edge in edges for name in edge})
     sources_of: dict[str, list[str]] = {}
     for s, t in edges:
@@ -99,6 +109,9 @@ def target_contributions(
     """Gradient x activation of the `target` logit per channel: site -> [C], set mean."""
     names = [s.name for s in net.sites]
     x, logits, outputs = forward_with_grad(net.model, images, names)
+    n_classes = logits.shape[1]
+    if isinstance(target, bool) or not isinstance(target, Integral) or not 0 <= target < n_classes:
+        raise PathlensError(f"target must be a class index in 0..{n_classes - 1}, not {target!r}.")
     grads = torch.autograd.grad(logits[:, target].sum(), [outputs[n] for n in names])
     return {
         n: (g * outputs[n]).reshape(len(x), g.shape[1], -1).sum(2).mean(0).detach()

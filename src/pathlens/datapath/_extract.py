@@ -12,6 +12,7 @@ import torch
 from pathlens.datapath import _gates, _scorers, _cdrp  # noqa: F401
 
 # isort: on
+from pathlens._checks import check_number
 from pathlens.datapath._datapath import Datapath
 from pathlens.datapath._problem import Problem
 from pathlens.datapath._registry import METHODS
@@ -75,11 +76,12 @@ def extract_datapath(
     images = net.check_inputs(images, "images")
     if control is not None:
         control = net.check_inputs(control, "control images")
-    if not 0.0 < agreement <= 1.0 or not 0.0 <= specificity <= 1.0:
-        raise PathlensError(
-            f"agreement must be in (0, 1] and specificity in [0, 1]; got {agreement}, "
-            f"{specificity}."
-        )
+    check_number("agreement", agreement, 0.0, 1.0, low_open=True)
+    check_number("specificity", specificity, 0.0, 1.0)
+    if max_necessity is not None:
+        check_number("max_necessity", max_necessity, 0.0, 1.0)
+    if ablation not in ("zero", "mean"):
+        raise PathlensError(f"ablation must be 'zero' or 'mean', not {ablation!r}.")
     emit = callback or (lambda event: None)
     torch.manual_seed(seed)
     logits, top1 = net.predict(images)

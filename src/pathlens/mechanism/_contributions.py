@@ -8,7 +8,7 @@ import torch
 
 from pathlens._torch import frozen
 from pathlens.errors import PathlensError
-from pathlens.mechanism._features import _device
+from pathlens.mechanism._features import _check_batch_size, _device
 from pathlens.model import Network
 
 
@@ -34,6 +34,7 @@ def direct_contributions(
     sub-graph in front of each target. The model runs in eval mode, its weights get no
     gradients and its modes are restored.
     """
+    _check_batch_size(batch_size)
     images = net.check_inputs(images)
     edges = list(net.edges if edges is None else edges)
     for s, t in edges:

@@ -83,7 +83,14 @@ def load_model(
             "--weights FILE for its state dict)."
         )
     prefix, name = spec.split(":")
-    shape = tuple(input_shape) if input_shape else (1, 28, 28)
+    shape = tuple(input_shape) if input_shape is not None else (1, 28, 28)
+    if not shape or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
+    ):
+        raise PathlensError(
+            f"input_shape must be one example's size as positive whole numbers, e.g. (1, 28, "
+            f"28), not {input_shape!r}."
+        )
     registered = _lookup(prefix)
     if registered is not None:
         if registered.names is not None and name not in registered.names:

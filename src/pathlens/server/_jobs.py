@@ -3,11 +3,19 @@
 One worker thread runs jobs in order (each already uses every core through torch); each job
 is a call of a workflow (`pathlens.workflows`). A job's record lives in the run's `jobs`
 table; its progress events, turned from `ProgressEvent`s into the JSON the browser reads,
-also stay in memory so that Server-Sent Events streams can follow it.
+also stay in memory so that Server-Sent Events streams can follow it: those of unfinished
+jobs and of the last `KEPT_FINISHED` finished ones (a datapath job's events carry every
+site's gates at each step, megabytes per job; a finished job's last progress is in its
+record).
+
+`stop()` cancels: the running job's next progress event raises `_Interrupted`, which ends it
+as "interrupted", and the worker thread is joined, so that the process never exits with a
+thread still inside torch.
 """
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import time
@@ -20,6 +28,14 @@ from pathlens.server._views import ATTACKS, RunView
 from pathlens.workflows import ProgressEvent
 
 _MIN_GATE_INTERVAL = 0.1  # seconds between two progress events carrying gates
+KEPT_FINISHED = 4  # finished jobs whose progress events stay in memory
+STOP_TIMEOUT = 10.0  # seconds stop() waits for the running job to reach its next event
+INTERRUPTED = "The server stopped before this job finished; launch it again."
+
+
+class _Interrupted(BaseException):
+    """Raised inside a job's progress callback once the runner stops. A BaseException, so
+    that no `except Exception` of the computation it unwinds can swallow it."""
 
 
 class JobRunner:
@@ -27,7 +43,9 @@ class JobRunner:
         self.view = view
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._events: dict[int, list[dict]] = {}
+        self._finished: collections.deque[int] = collections.deque()
         self._changed = threading.Condition()
+        self._cancel = threading.Event()
         view.store().interrupt_unfinished_jobs()
         self._thread = threading.Thread(target=self._work, name="pathlens-jobs", daemon=True)
         self._thread.start()
@@ -35,6 +53,8 @@ class JobRunner:
     # ------------------------------------------------------------------ requests
     def submit(self, request: dict) -> dict:
         """Check a job request and queue it; the job's record (status "queued")."""
+        if self._cancel.is_set():
+            raise PathlensError("The server is stopping: no new jobs are taken.")
         problem = self.view.model_problem()
         if problem is not None:
             raise PathlensError(f"New jobs cannot run here: {problem}")
@@ -118,16 +138,28 @@ class JobRunner:
     def _work(self) -> None:
         while True:
             job_id = self._queue.get()
-            if job_id is None:
+            if job_id is None or self._cancel.is_set():
                 return
             self._run(job_id)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Cancel the running job at its next progress event, drop the queued ones (all end
+        "interrupted") and wait up to `timeout` seconds for the worker thread; whether it
+        ended."""
+        self._cancel.set()
         self._queue.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        self.view.store().interrupt_unfinished_jobs()
+        with self._changed:
+            self._changed.notify_all()
+        return not self._thread.is_alive()
 
     def _run(self, job_id: int) -> None:
         store = self.view.store()
         job = store.job(job_id)
+        if self._cancel.is_set():
+            return
         store.update_job(job_id, status="running")
         self._emit(job_id, {"fraction": 0.0, "message": "starting", "stage": "start"})
         try:
@@ -137,6 +169,8 @@ class JobRunner:
                     result = self._run_adversarial(job_id, job["params"])
                 else:
                     result = self._run_datapath(job_id, job["params"])
+        except _Interrupted:
+            store.update_job(job_id, status="interrupted", error=INTERRUPTED)
         except PathlensError as exc:
             store.update_job(job_id, status="failed", error=str(exc))
         except Exception as exc:  # a bug: keep the server alive, say so, keep the traceback
@@ -149,6 +183,9 @@ class JobRunner:
         else:
             store.update_job(job_id, status="done", result=result)
         with self._changed:
+            self._finished.append(job_id)
+            while len(self._finished) > KEPT_FINISHED:
+                self._events.pop(self._finished.popleft(), None)
             self._changed.notify_all()
 
     def _progress(self, job_id: int):
@@ -158,6 +195,8 @@ class JobRunner:
         last_gates = [0.0]
 
         def on_event(event: ProgressEvent) -> None:
+            if self._cancel.is_set():
+                raise _Interrupted
             d = event.detail
             out = {"fraction": round(event.fraction, 4), "stage": event.stage,
                    "message": event.message}  # fmt: skip

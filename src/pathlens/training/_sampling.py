@@ -13,6 +13,7 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
+from pathlens._checks import check_count, check_number
 from pathlens.errors import PathlensError
 
 # Rows used to fit the centring, scale and PCA: enough for stable components, and it keeps the
@@ -134,8 +135,8 @@ def reduce_series(series, dims: int = 8, *, seed: int = 0) -> np.ndarray:
     >>> reduce_series(walks, dims=4).shape
     (1000, 4)
     """
-    if dims < 1:
-        raise PathlensError(f"dims must be at least 1, got {dims}.")
+    dims = check_count("dims", dims)
+    check_count("seed", seed, least=0)
     return _reduce(_as_matrix(series), dims, seed)
 
 
@@ -214,14 +215,11 @@ def sample_polylines(
     >>> 180 <= len(rows) <= 220
     True
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise PathlensError(f"n must be a whole number of series, at least 1; got {n!r}.")
-    if dims < 1:
-        raise PathlensError(f"dims must be at least 1, got {dims}.")
-    if k < 1:
-        raise PathlensError(f"k must be at least 1, got {k}.")
-    if not outlier_bias >= 0:
-        raise PathlensError(f"outlier_bias must be 0 or more, got {outlier_bias}.")
+    n = check_count("n", n)
+    dims = check_count("dims", dims)
+    k = check_count("k", k)
+    check_count("seed", seed, least=0)
+    check_number("outlier_bias", outlier_bias, 0.0)
     x = _as_matrix(series)
     n_rows = x.shape[0]
     if n >= n_rows:

@@ -64,7 +64,9 @@ def explain(
     source = class_index(request.source, classes)
     target = class_index(request.target, classes)
     if source == target:
-        raise PathlensError(f"'target' is the source class ({classes[source]}): pick two.")
+        raise PathlensError(
+            f"The source and target classes are the same ({classes[source]}): pick two classes."
+        )
     imported = None
     if request.adversarial is not None:
         imported, _ = load_images(request.adversarial, net.input_shape)

@@ -65,6 +65,9 @@ def _out(request, field: str = "out") -> None:
     value = getattr(request, field)
     if value is None:
         return
+    if not isinstance(value, str | Path) or str(value).strip() == "":
+        # Path("") is the current folder: a run would be written among the user's files
+        _fail(field, f"must name a run folder, not {value!r}.")
     path = Path(value)
     if path.exists() and not path.is_dir():
         _fail(field, f"names {path}, which is a file, not a run folder: give a folder path.")
@@ -121,10 +124,10 @@ class ExtractRequest:
     def __post_init__(self):
         from pathlens.datapath import METHODS
 
+        _out(self)  # first: where results go is wrong whatever the inputs are
         _existing(self, "images", "an .npz (images, optional labels) or a folder of images")
         if self.images is None:
             _fail("images", "is required: give an .npz or a folder of images.")
-        _out(self)
         _model(self)
         _one_of(self, "method", METHODS)
         if str(self.control) not in ("auto", "none"):
@@ -167,6 +170,8 @@ class ExplainRequest:
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
                 _fail(field, f"must be a class index or name, not {value!r}.")
+            if isinstance(value, int) and value < 0:
+                _fail(field, f"must be a class index (0 or more) or name, not {value!r}.")
         if str(self.source).strip().lower() == str(self.target).strip().lower():
             raise RequestError(
                 "target", "The source and target classes are the same: pick two classes."

@@ -367,9 +367,19 @@ def serve(
     jobs: bool = typer.Option(
         True, "--jobs/--no-jobs", help="Allow new analyses and datapaths to run from the page."
     ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="The run's model spec, to run jobs in a run made with a model of your own "
+        "(pathlens never imports code named in a run folder); it must be the recorded one.",
+    ),
+    weights: Path | None = typer.Option(
+        None, "--weights", "-w", help="Its weights file (default: the recorded one, if intact)."
+    ),
 ) -> None:
     """Serve a run folder in the browser: network, layer and neuron views of its analyses."""
-    _serve(run_dir, host, port, jobs=jobs)
+    _serve(run_dir, host, port, jobs=jobs, model=model, weights=weights)
 
 
 def _check_port(host: str, port: int) -> None:
@@ -390,7 +400,15 @@ def _check_port(host: str, port: int) -> None:
             ) from None
 
 
-def _serve(run_dir: Path, host: str, port: int, *, jobs: bool = True) -> None:
+def _serve(
+    run_dir: Path,
+    host: str,
+    port: int,
+    *,
+    jobs: bool = True,
+    model: str | None = None,
+    weights: Path | None = None,
+) -> None:
     import socket
 
     import uvicorn
@@ -399,7 +417,7 @@ def _serve(run_dir: Path, host: str, port: int, *, jobs: bool = True) -> None:
 
     _check_port(host, port)
     token = None if is_loopback(host) else new_token()
-    app = create_app(run_dir, token=token, jobs=jobs)
+    app = create_app(run_dir, token=token, jobs=jobs, model=model, weights=weights)
     shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
     shown = f"[{shown}]" if ":" in shown else shown
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")

@@ -437,7 +437,14 @@ def report(
 ) -> None:
     """Write one self-contained HTML file with the run's views (no server, no network)."""
     from pathlens.server import write_report
+    from pathlens.store import RunStore
+    from pathlens.training import open_run
 
+    with RunStore(run_dir, create=False) as store:
+        training = store.meta("training") is not None
+    if training:  # a damaged training array fails the report (exit 2), naming the array
+        with open_run(run_dir) as recorded:
+            recorded.verify()
     with progress_bar() as bar:
         task = bar.add_task("report", total=None, status="collecting views")
 

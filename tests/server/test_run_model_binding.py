@@ -128,3 +128,16 @@ def test_a_named_spec_is_built_and_checked_against_the_recorded_weights(
     loaded = view.model()
     x = torch.rand(4, 1, 28, 28)
     torch.testing.assert_close(loaded.net.model(x), resnet_net.model(x))
+
+
+def test_serve_refuses_a_model_that_is_not_the_recorded_one(hostile_run):
+    from typer.testing import CliRunner
+
+    from pathlens.cli import app
+
+    run, module, marker, _ = hostile_run
+    result = CliRunner().invoke(app, ["serve", str(run), "--port", "8899", "--model", "x.y:z"])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert f"{module}:build" in text and "'x.y:z'" in text
+    assert not marker.exists()

@@ -30,7 +30,8 @@ PUBLIC = {
         "mechanism_summary", "receptive_field", "save_mechanism", "top_patches"
     ],
     "pathlens.model": [
-        "LoadedModel", "Network", "Site", "load_model", "load_weights", "register_model_prefix"
+        "LoadedModel", "Network", "Site", "is_registered_spec", "load_model", "load_weights",
+        "register_model_prefix",
     ],
     "pathlens.store": [
         "DB_NAME", "RunStore", "SCHEMA_VERSION"
@@ -59,8 +60,8 @@ PUBLIC = {
         "ExtractResult", "MECHANISM_STAGES", "MechanismRequest", "MechanismResult", "Progress",
         "ProgressEvent", "RequestError", "RunModel", "SUBSET_STAGES", "Stage", "SubsetRequest",
         "SubsetResult", "TRAIN_STAGES", "TrainCaseRequest", "TrainCaseResult", "case_defaults",
-        "datapath_subset", "explain", "extract", "load_run_model", "mechanism", "remember_model",
-        "train_case"
+        "check_run_model", "datapath_subset", "explain", "extract", "load_run_model", "mechanism",
+        "remember_model", "run_model_problem", "train_case"
     ],
 }  # fmt: skip
 

@@ -1,11 +1,14 @@
 """A training process for the tracker tests: a small CNN trained with a Tracker until killed.
 
 Run: python tracker_worker.py RUN_DIR [--every 1] [--chunk 4] [--sleep 0] [--steps N]
+[--die-at-start] (killed by SIGKILL once the tracker has made the run, before any step)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import time
 
 import torch
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=4)
     parser.add_argument("--sleep", type=float, default=0.0)
     parser.add_argument("--steps", type=int, default=1_000_000)
+    parser.add_argument("--die-at-start", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -60,6 +64,8 @@ def main() -> None:
     probe = torch.randn(16, 1, 12, 12)
     with Tracker(model, args.run_dir, every=args.every, probe=probe, chunk=args.chunk,
                  flush_seconds=0.05) as tracker:  # fmt: skip
+        if args.die_at_start:
+            os.kill(os.getpid(), signal.SIGKILL)
         for _ in range(args.steps):
             x = torch.randn(32, 1, 12, 12)
             y = torch.randint(0, 3, (32,))

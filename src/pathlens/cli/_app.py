@@ -380,9 +380,19 @@ def serve(
     jobs: bool = typer.Option(
         True, "--jobs/--no-jobs", help="Allow new analyses and datapaths to run from the page."
     ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="The run's model spec, to run jobs in a run made with a model of your own "
+        "(pathlens never imports code named in a run folder); it must be the recorded one.",
+    ),
+    weights: Path | None = typer.Option(
+        None, "--weights", "-w", help="Its weights file (default: the recorded one, if intact)."
+    ),
 ) -> None:
     """Serve a run folder in the browser: network, layer and neuron views of its analyses."""
-    _serve(run_dir, host, port, jobs=jobs)
+    _serve(run_dir, host, port, jobs=jobs, model=model, weights=weights)
 
 
 def _check_port_number(port: int) -> None:
@@ -416,7 +426,15 @@ def _check_port(host: str, port: int) -> None:
             ) from None
 
 
-def _serve(run_dir: Path, host: str, port: int, *, jobs: bool = True) -> None:
+def _serve(
+    run_dir: Path,
+    host: str,
+    port: int,
+    *,
+    jobs: bool = True,
+    model: str | None = None,
+    weights: Path | None = None,
+) -> None:
     import socket
 
     import uvicorn
@@ -425,7 +443,7 @@ def _serve(run_dir: Path, host: str, port: int, *, jobs: bool = True) -> None:
 
     _check_port(host, port)
     token = None if is_loopback(host) else new_token()
-    app = create_app(run_dir, token=token, jobs=jobs)
+    app = create_app(run_dir, token=token, jobs=jobs, model=model, weights=weights)
     shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
     shown = f"[{shown}]" if ":" in shown else shown
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
@@ -470,8 +488,15 @@ def report(
 ) -> None:
     """Write one self-contained HTML file with the run's views (no server, no network)."""
     from pathlens.server import write_report
+    from pathlens.store import RunStore
+    from pathlens.training import open_run
 
     _check_report_file(out_file)
+    with RunStore(run_dir, create=False) as store:
+        training = store.meta("training") is not None
+    if training:  # a damaged training array fails the report (exit 2), naming the array
+        with open_run(run_dir) as recorded:
+            recorded.verify()
     with progress_bar() as bar:
         task = bar.add_task("report", total=None, status="collecting views")
 

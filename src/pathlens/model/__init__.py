@@ -4,7 +4,13 @@
 >>> net = Network(model, torch.zeros(1, 1, 28, 28))
 """
 
-from pathlens.model._load import LoadedModel, load_model, load_weights, register_model_prefix
+from pathlens.model._load import (
+    LoadedModel,
+    is_registered_spec,
+    load_model,
+    load_weights,
+    register_model_prefix,
+)
 from pathlens.model._network import Network
 from pathlens.model._sites import Site
 
@@ -12,6 +18,7 @@ __all__ = [
     "LoadedModel",
     "Network",
     "Site",
+    "is_registered_spec",
     "load_model",
     "load_weights",
     "register_model_prefix",

@@ -109,6 +109,14 @@ def load_model(
     return LoadedModel(model.eval(), torch.zeros(1, *shape), classes, spec)
 
 
+def is_registered_spec(spec: str) -> bool:
+    """Whether `spec` names a registered prefix (``demo:`` ...), so that building it imports
+    no module named by the spec itself: only pathlens' own prefix packages are imported."""
+    if not isinstance(spec, str) or spec.count(":") != 1:
+        return False
+    return _lookup(spec.split(":")[0]) is not None
+
+
 def _lookup(prefix: str) -> _Prefix | None:
     if prefix not in _PREFIXES:
         for module in _BUILT_IN:

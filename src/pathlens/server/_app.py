@@ -64,10 +64,15 @@ def create_app(
     token: str | None = None,
     jobs: bool = True,
     max_pending_jobs: int = MAX_PENDING_JOBS,
+    model: str | None = None,
+    weights: str | Path | None = None,
 ) -> FastAPI:
     """The app over `run_dir`. With `token`, every request must carry it; without, requests
-    must come to a loopback host name. At most `max_pending_jobs` jobs wait or run at once."""
-    view = RunView(run_dir, jobs=jobs)
+    must come to a loopback host name. At most `max_pending_jobs` jobs wait or run at once.
+    model, weights: the spec and weights file to build the run's model with when it is not a
+    built-in demo; they must match what the run records. Without them such a run is shown
+    but runs no job: the server never imports code named in a run folder."""
+    view = RunView(run_dir, jobs=jobs, model=model, weights=weights)
     runner = JobRunner(view) if jobs else None
     training_views: list[TrainingView] = []
 

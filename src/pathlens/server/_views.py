@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import itertools
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import torch
 
 from pathlens.attacks import METHODS, SETS, load_analysis
 from pathlens.datapath import list_datapaths, load_datapath
-from pathlens.errors import NotFoundError
+from pathlens.errors import NotFoundError, PathlensError
 from pathlens.mechanism import (
     activation_maximization,
     arrange_channels,
@@ -31,7 +32,7 @@ from pathlens.mechanism import (
     mechanism_summary,
 )
 from pathlens.store import RunStore
-from pathlens.workflows import RunModel, load_run_model
+from pathlens.workflows import RunModel, load_run_model, run_model_problem
 
 # Targeted attacks only: an analysis needs images pushed to its target class (DeepFool is not).
 ATTACKS = [name for name, spec in METHODS.items() if spec.targeted]
@@ -60,9 +61,25 @@ class RunView:
     """Answers about one run folder. Thread-safe: each thread gets its own database connection;
     loaded analyses (with their neuron arrays) are cached, as is the model once loaded."""
 
-    def __init__(self, path: str | Path, *, jobs: bool = True, cached_analyses: int = 4):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        jobs: bool = True,
+        cached_analyses: int = 4,
+        model: str | None = None,
+        weights: str | Path | None = None,
+    ):
+        """model, weights: the spec and weights file the user names to build the run's model
+        when it is not a built-in demo (never taken from the run itself); refused now when
+        they do not match what the run records."""
         self.path = Path(path)
-        RunStore(self.path, create=False).close()  # fails now, clearly, for a wrong folder
+        self.model_spec, self.weights = model, weights
+        with RunStore(self.path, create=False) as store:  # fails now for a wrong folder
+            problem = None if model is None else run_model_problem(store, model=model,
+                                                                   weights=weights)  # fmt: skip
+        if problem is not None:
+            raise PathlensError(f"--model {model} cannot serve {self.path}: {problem}")
         self.jobs_enabled = jobs
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -71,6 +88,8 @@ class RunView:
         self._model: RunModel | None = None
         self._arrangements = _LRU(CACHED_ARRANGEMENTS)
         self._maximizations = _LRU(CACHED_MAXIMIZATIONS)
+        # hashing a weights file on every /api/run is wasteful: the answer is kept briefly
+        self._problems = _Expiring(seconds=5.0)
 
     # ------------------------------------------------------------------ plumbing
     def store(self) -> RunStore:
@@ -83,19 +102,21 @@ class RunView:
         """The run's model and data, loaded on first use (a clear error when impossible)."""
         with self._lock:
             if self._model is None:
-                self._model = load_run_model(self.store())
+                self._model = load_run_model(
+                    self.store(), model=self.model_spec, weights=self.weights
+                )
             return self._model
 
     def model_problem(self) -> str | None:
         """Why nothing new can be computed in this run, or None when it can."""
         if not self.jobs_enabled:
             return "This is a read-only view of the run."
-        facts = self.store().meta("model")
-        if facts is None:
-            return "The run does not record its model."
-        if facts["weights"] and not Path(facts["weights"]).is_file():
-            return f"The model's weights file {facts['weights']} is gone."
-        return None
+        if self._model is not None:
+            return None
+        return self._problems.get(
+            "model",
+            lambda: run_model_problem(self.store(), model=self.model_spec, weights=self.weights),
+        )
 
     def classes(self) -> list[str] | None:
         facts = self.store().meta("model")
@@ -327,6 +348,25 @@ def _edges(store: RunStore, sites: list[str]) -> list[tuple[str, str]]:
     if network is not None:
         return [tuple(e) for e in network["edges"]]
     return list(itertools.pairwise(sites))
+
+
+class _Expiring:
+    """Values computed on request and kept for `seconds` (thread-safe)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._items: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, compute):
+        now = time.monotonic()
+        with self._lock:
+            if key in self._items and now - self._items[key][0] < self.seconds:
+                return self._items[key][1]
+        value = compute()
+        with self._lock:
+            self._items[key] = (now, value)
+        return value
 
 
 class _LRU:

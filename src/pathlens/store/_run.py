@@ -125,6 +125,13 @@ class RunStore:
                     "one with `pathlens extract ... --out FOLDER`."
                 )
             self.path.mkdir(parents=True, exist_ok=True)
+        elif not create and db.stat().st_size == 0:
+            # SQLite would take an empty file for an empty database (and write into it): a
+            # process killed as it created the run leaves one, and it holds nothing to show
+            raise PathlensError(
+                f"{db} is empty (0 bytes): the process creating this run ended before writing "
+                "anything. Delete the folder, or record into it again."
+            )
         # Autocommit mode: every transaction is explicit, through `transaction()`.
         self._depth = 0
         self._owner: int | None = None

@@ -6,6 +6,8 @@ The layout it reads is `pathlens.training._schema`'s, shared with the writer.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -81,11 +83,22 @@ class TrainingRun:
         return list(self.info["stats"])
 
     def status(self) -> dict:
-        """``{"status": "running" | "finished" | "failed", ...}`` as the writer last left it.
+        """``{"status": "running" | "finished" | "failed" | "interrupted", ...}``.
 
-        A writer killed without closing stays "running": compare ``pid`` with live processes
-        or watch the snapshot count to tell."""
-        return self._store.meta(schema.STATUS_META, {"status": "unknown"})
+        "interrupted": the writer, a process of this machine (``pid``, ``host``), ended
+        without closing the run (killed); the run holds what it committed before. A writer on
+        another machine cannot be checked: its run reads "running" until it closes."""
+        status = self._store.meta(schema.STATUS_META, {"status": "unknown"})
+        if schema.writer_gone(status):
+            snapshots = schema.snapshot_count(self._store)
+            status = {
+                **status,
+                "status": "interrupted",
+                "error": f"The training process (pid {status['pid']}) ended without closing "
+                f"the run, after {snapshots} snapshots."
+                + (" A new Tracker may record into this folder." if snapshots == 0 else ""),
+            }
+        return status
 
     # ------------------------------------------------------------------ records
     def scalar_names(self) -> list[str]:
@@ -127,12 +140,7 @@ class TrainingRun:
         info = self._site(site)
         if stat not in self.info["stats"]:
             raise NotFoundError(_unknown(stat, list(self.info["stats"]), "statistic"))
-        count = schema.snapshot_count(self._store)
-        lo, hi, _ = slice(start, stop).indices(count)
-        if hi <= lo:
-            return np.zeros((0, info["channels"]), dtype=np.float32)
-        array = self._array(info["arrays"][stat], hi)
-        return np.asarray(array[lo:hi], dtype=np.float32)
+        return self._rows(info["arrays"][stat], start, stop, info["channels"])
 
     def input_site(self, site: str) -> str | None:
         """The site feeding `site`'s weight layer (see `pathlens.Tracker`), or None."""
@@ -179,22 +187,41 @@ class TrainingRun:
             return np.full(count, np.nan, dtype=np.float32)
         return self._rows(path, start, stop, 1)[:, 0]
 
+    def verify(self) -> None:
+        """Read every recorded array at every completed snapshot; a `PathlensError` naming
+        the first that cannot be read (damaged, missing, or linked outside the run)."""
+        for info in self._sites.values():
+            for path in info["arrays"].values():
+                self._read(path, 0, schema.snapshot_count(self._store))
+        for model in self.info["models"].values():
+            for path in model.get("arrays", {}).values():
+                self._read(path, 0, schema.snapshot_count(self._store))
+
     def _rows(self, path: str, start: int | None, stop: int | None, width: int) -> np.ndarray:
         count = schema.snapshot_count(self._store)
         lo, hi, _ = slice(start, stop).indices(count)
         if hi <= lo:
             return np.zeros((0, width), dtype=np.float32)
+        return self._read(path, lo, hi)
+
+    def _read(self, path: str, lo: int, hi: int) -> np.ndarray:
+        """Rows lo:hi of an array, as float32."""
+        if hi <= lo:
+            return np.zeros((0, 0), dtype=np.float32)
         array = self._array(path, hi)
-        return np.asarray(array[lo:hi], dtype=np.float32)
+        with self._damage(path):
+            return np.asarray(array[lo:hi], dtype=np.float32)
 
     def _array(self, path: str, rows: int):
         import zarr
 
         array = self._arrays.get(path)
         if array is None or array.shape[0] < rows:  # new or grown since we last looked
-            if self._root is None:
-                self._root = zarr.open_group(str(self.path / ARRAYS_DIR), mode="r")
-            array = zarr.open_array(self._root.store, path=path, mode="r")
+            with self._damage(path):
+                _refuse_outside_links(self.path, path)
+                if self._root is None:
+                    self._root = zarr.open_group(str(self.path / ARRAYS_DIR), mode="r")
+                array = zarr.open_array(self._root.store, path=path, mode="r")
             self._arrays[path] = array
         if array.shape[0] < rows:
             raise PathlensError(
@@ -204,11 +231,48 @@ class TrainingRun:
             )
         return array
 
+    @contextmanager
+    def _damage(self, path: str) -> Iterator[None]:
+        """Turn what zarr and its codecs raise on damaged files into a PathlensError naming
+        the array. They raise many types (RuntimeError from a codec on a truncated chunk,
+        JSONDecodeError for bad metadata, zarr's ArrayNotFoundError, TypeError for metadata
+        of the wrong shape), and nothing else runs inside, so any of them means damage."""
+        try:
+            yield
+        except PathlensError:
+            raise
+        except Exception as exc:
+            self._arrays.pop(path, None)
+            raise PathlensError(
+                f"The training array {path!r} in {self.path / ARRAYS_DIR} cannot be read "
+                f"({type(exc).__name__}: {str(exc)[:200]}): the run folder is damaged. Record "
+                "the run again, or restore the folder from a copy."
+            ) from exc
+
     def _site(self, site: str) -> dict:
         try:
             return self._sites[site]
         except KeyError:
             raise NotFoundError(_unknown(site, list(self._sites), "site")) from None
+
+
+def _refuse_outside_links(run: Path, path: str) -> None:
+    """Refuse an array (`path` in the run's arrays folder) whose folders or files link
+    outside the run: reading a run must never read what its author pointed at elsewhere."""
+    import os
+
+    inside = run.resolve()
+    folder = run / ARRAYS_DIR / path
+    entries = [run / ARRAYS_DIR / Path(*Path(path).parts[:i]) for i in range(len(Path(path).parts))]
+    entries += [e / "zarr.json" for e in entries]
+    for parent, dirs, files in os.walk(folder):
+        entries += [Path(parent) / name for name in dirs + files]
+    for entry in [folder, *entries]:
+        if entry.is_symlink() and not entry.resolve().is_relative_to(inside):
+            raise PathlensError(
+                f"The training array {path!r} links outside the run folder ({entry} -> "
+                f"{os.readlink(entry)}); pathlens does not read it."
+            )
 
 
 def open_run(run_dir: str | Path) -> TrainingRun:

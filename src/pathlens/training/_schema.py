@@ -25,6 +25,9 @@ kill, and a reader never sees a half-written one.
 
 from __future__ import annotations
 
+import os
+import socket
+
 from pathlens.store import RunStore
 
 FORMAT = 1
@@ -68,6 +71,28 @@ def model_array_path(model: str, stat: str) -> str:
     return array_path(f"~models/{model}", stat)
 
 
+HOST = socket.gethostname()
+"""Recorded with a writer's pid: a pid means something only on the machine that wrote it."""
+
+
+def writer_gone(status: dict | None) -> bool:
+    """Whether the status says "running" but its writer, a process of this machine, has
+    ended (killed before it could close the run). False when it cannot tell: a writer of
+    another machine, or a run written before the host was recorded."""
+    if not status or status.get("status") != "running" or status.get("host") != HOST:
+        return False
+    pid = status.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, as another user's process
+        return False
+    return False
+
+
 # ------------------------------------------------------------------ SQLite records
 def add_records(
     run: RunStore,
@@ -96,6 +121,14 @@ def add_records(
             )
         if snapshot is not None:
             db.execute("INSERT INTO snapshots (idx, step, time) VALUES (?, ?, ?)", snapshot)
+
+
+def clear_records(run: RunStore) -> None:
+    """Remove the scalars and snapshot rows of a run (one taken over: it has no snapshot)."""
+    with run.transaction() as db:
+        db.execute("DELETE FROM scalars")
+        db.execute("DELETE FROM scalar_names")
+        db.execute("DELETE FROM snapshots")
 
 
 def scalar_names(run: RunStore) -> list[str]:

@@ -129,6 +129,11 @@ class Tracker:
         self._prefixed = not isinstance(models, nn.Module)
         self.probes = probes_dict(probe, self.models)
         site_choice = sites_dict(sites, self.models)
+        if not isinstance(run_dir, str | os.PathLike) or not str(run_dir).strip():
+            raise PathlensError(
+                f"run_dir must name a folder for the run, got {run_dir!r}: give a path such as "
+                "'runs/train'."
+            )
         run_path = Path(run_dir)
         if run_path.exists() and not run_path.is_dir():
             raise PathlensError(f"{run_path} is a file, not a run folder: give a folder path.")
@@ -158,6 +163,14 @@ class Tracker:
             "flush_rows": self.flush_rows,
         }
         self._writer = RunWriter(run_path, self._plans, facts, self.probes, settings)
+        if self._writer.took_over is not None:
+            warnings.warn(
+                f"{run_path} held a training run that ended before its first snapshot "
+                f"(status {self._writer.took_over.get('status')!r}, pid "
+                f"{self._writer.took_over.get('pid')}); this tracker records over it.",
+                PathlensWarning,
+                stacklevel=2,
+            )
         self.path = run_path
         self._measurer = Measurer(self.models, self.probes, self._plans, probe_mode)
         self._warned: set[str] = set()

@@ -107,12 +107,10 @@ class RunWriter:
     ):
         chunk = settings["chunk"]
         store = RunStore(path)
+        claimed = False
         try:
-            if store.meta(schema.META) is not None or schema.snapshot_count(store) > 0:
-                raise PathlensError(
-                    f"{path} already holds a training run; record a new run in a new "
-                    "folder (or delete this one)."
-                )
+            self.took_over = _claim(store, path)
+            claimed = True
             columns = {
                 schema.array_path(p.name, stat): p.channels for p in plans for stat in schema.STATS
             }
@@ -128,7 +126,10 @@ class RunWriter:
                 columns[schema.model_array_path(name, schema.OUTPUT_DIVERSITY)] = 1
             self._arrays = ArrayWriter(path, columns, chunk, chunks)
             _write_structure(store, plans, models, probes, settings)
-        except BaseException:
+        except BaseException as exc:
+            if claimed:  # the folder is ours: say it failed, so that a new tracker may take it
+                failed = {**_running(), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                store.set_meta(schema.STATUS_META, failed)
             store.close()
             raise
         self._store = store
@@ -171,6 +172,32 @@ class RunWriter:
             self._store.set_meta(schema.STATUS_META, status)
         finally:
             self._store.close()
+
+
+def _claim(store: RunStore, path: Path) -> dict | None:
+    """Make the run this process's, or refuse: one check-and-set under the write lock, so of
+    two trackers started at once into one folder exactly one wins. A run whose writer was
+    killed before its first snapshot (or failed before it) is taken over: its status, which
+    this returns. Anything else already there is refused."""
+    with store.transaction():
+        status = store.meta(schema.STATUS_META)
+        started = status is not None or store.meta(schema.META) is not None
+        abandoned = schema.snapshot_count(store) == 0 and (
+            schema.writer_gone(status) or (status or {}).get("status") == "failed"
+        )
+        if started and not abandoned:
+            raise PathlensError(
+                f"{path} already holds a training run; record a new run in a new "
+                "folder (or delete this one)."
+            )
+        if abandoned:
+            schema.clear_records(store)
+        store.set_meta(schema.STATUS_META, _running())
+    return status if abandoned else None
+
+
+def _running() -> dict:
+    return {"status": "running", "pid": os.getpid(), "host": schema.HOST, "started": time.time()}
 
 
 def _write_structure(
@@ -226,6 +253,4 @@ def _write_structure(
                 "started": time.time(),
             },
         )
-        store.set_meta(
-            schema.STATUS_META, {"status": "running", "pid": os.getpid(), "started": time.time()}
-        )
+        store.set_meta(schema.STATUS_META, _running())

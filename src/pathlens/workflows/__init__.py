@@ -36,7 +36,13 @@ from pathlens.workflows._requests import (
     SubsetRequest,
     TrainCaseRequest,
 )
-from pathlens.workflows._run_model import RunModel, load_run_model, remember_model
+from pathlens.workflows._run_model import (
+    RunModel,
+    check_run_model,
+    load_run_model,
+    remember_model,
+    run_model_problem,
+)
 from pathlens.workflows._train import TrainCaseResult, case_defaults, train_case
 
 __all__ = [
@@ -61,11 +67,13 @@ __all__ = [
     "TrainCaseRequest",
     "TrainCaseResult",
     "case_defaults",
+    "check_run_model",
     "datapath_subset",
     "explain",
     "extract",
     "load_run_model",
     "mechanism",
     "remember_model",
+    "run_model_problem",
     "train_case",
 ]

@@ -14,7 +14,7 @@ from pathlens.store import RunStore
 from pathlens.workflows._loading import class_names, load_network
 from pathlens.workflows._progress import EXTRACT_STAGES, SUBSET_STAGES, Progress, StageBar
 from pathlens.workflows._requests import ExtractRequest, SubsetRequest
-from pathlens.workflows._run_model import RunModel, load_run_model, remember_model
+from pathlens.workflows._run_model import RunModel, check_run_model, load_run_model, remember_model
 
 _STEP_FACTS = ("step", "max_steps", "kept_fraction", "sufficiency", "gates")
 
@@ -53,6 +53,8 @@ def extract(request: ExtractRequest, *, progress: Progress | None = None) -> Ext
     bar("loading")
     RunStore(request.out).close()  # a bad run folder fails now, not after the computation
     loaded, net = load_network(request.model, request.weights, request.input_shape)
+    check_run_model(request.out, spec=request.model, weights=request.weights,
+                    input_shape=net.input_shape)  # fmt: skip
     x, labels = load_images(request.images, net.input_shape)
     classes = class_names(loaded, net, x)
     target = None if request.target is None else class_index(request.target, classes)

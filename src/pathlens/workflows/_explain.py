@@ -12,7 +12,7 @@ from pathlens.workflows._datapath import _STEP_FACTS
 from pathlens.workflows._loading import class_names, labelled_data, load_network
 from pathlens.workflows._progress import EXPLAIN_STAGES, Progress, StageBar
 from pathlens.workflows._requests import ExplainRequest
-from pathlens.workflows._run_model import RunModel, load_run_model, remember_model
+from pathlens.workflows._run_model import RunModel, check_run_model, load_run_model, remember_model
 
 _LIBRARY_STAGES = ("attack", "comparison", "contributions", "neurons")
 
@@ -59,6 +59,8 @@ def explain(
             data, labels = labelled_data(request.images, None, net)
     else:
         model, net = load_network(request.model, request.weights, request.input_shape)
+        check_run_model(request.out, spec=request.model, weights=request.weights,
+                        input_shape=net.input_shape)  # fmt: skip
         data, labels = labelled_data(request.images, model, net)
         classes = class_names(model, net, data)
     source = class_index(request.source, classes)

@@ -10,7 +10,7 @@ from pathlens.store import RunStore
 from pathlens.workflows._loading import class_names, labelled_data, load_network
 from pathlens.workflows._progress import MECHANISM_STAGES, Progress, StageBar
 from pathlens.workflows._requests import MechanismRequest
-from pathlens.workflows._run_model import remember_model
+from pathlens.workflows._run_model import check_run_model, remember_model
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ def mechanism(request: MechanismRequest, *, progress: Progress | None = None) ->
     bar("loading")
     RunStore(request.out).close()  # a bad run folder fails now, not after the computation
     loaded, net = load_network(request.model, request.weights, request.input_shape)
+    check_run_model(request.out, spec=request.model, weights=request.weights,
+                    input_shape=net.input_shape)  # fmt: skip
     data, labels = labelled_data(request.images, loaded, net, request.split)
     if request.images is None:
         facts = {"source": "fashion-mnist", "split": request.split}

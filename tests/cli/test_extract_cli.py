@@ -111,7 +111,7 @@ def test_adversarial_command(tmp_path, demo_resnet):
     bad = run("adversarial", "--source", "boot", "--target", "sneaker", "--out", tmp_path / "r")
     assert bad.exit_code == 2 and "Unknown class 'boot'" in bad.output
     same = run("adversarial", "--source", "7", "--target", "sneaker", "--out", tmp_path / "r")
-    assert same.exit_code == 2 and "is the source class" in same.output
+    assert same.exit_code == 2 and "are the same" in same.output
 
 
 def test_adversarial_command_with_imported_images(tmp_path, demo_resnet, test_set):
